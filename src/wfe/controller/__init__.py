@@ -1,0 +1,3 @@
+"""controller."""
+
+__all__: list[str] = []

@@ -1,0 +1,122 @@
+"""What to do when the lock's PipelineRun already exists (SPEC §4 step 4, §3).
+
+Creating the PipelineRun is the atomic test-and-set; `AlreadyExists` means someone holds the
+name. Three answers: it is ours (a previous status write was lost: adopt it); another
+WorkflowExecution legitimately holds it (skip as ResourceBusy); or it is a stale lock left by a
+controller that was down or a release that failed (release it on the owner's behalf, then retry
+the create). Ownership is read from the PipelineRun's labels — never assumed from the name,
+which is how upstream deleted another WorkflowExecution's run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from wfe.api.enums import SkipReason
+from wfe.api.models import ConflictingWorkflow, SkipDetails
+from wfe.core.history import WfeRecord
+from wfe.core.policy import Policy
+from wfe.core.release import release_due
+
+__all__ = [
+    "OWNER_LABEL",
+    "OWNER_NAMESPACE_LABEL",
+    "Adopt",
+    "Busy",
+    "ReleaseStale",
+    "Resolution",
+    "owned_by",
+    "resolve_existing",
+]
+
+OWNER_LABEL = "kubernaut.ai/workflow-execution"
+OWNER_NAMESPACE_LABEL = "kubernaut.ai/source-namespace"
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """The PipelineRun is this WorkflowExecution's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Another WorkflowExecution holds the lock: skip."""
+
+    details: SkipDetails
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseStale:
+    """The holder is gone or past its release time: delete the lock on its behalf."""
+
+    owner_namespace: str | None
+    owner_name: str | None
+    why: str
+
+
+Resolution = Adopt | Busy | ReleaseStale
+
+
+def owned_by(labels: Mapping[str, str] | None, *, namespace: str, name: str) -> bool:
+    """True only when both ownership labels name exactly this WorkflowExecution."""
+    labels = labels or {}
+    return labels.get(OWNER_LABEL) == name and labels.get(OWNER_NAMESPACE_LABEL) == namespace
+
+
+def resolve_existing(
+    *,
+    namespace: str,
+    name: str,
+    target: str,
+    labels: Mapping[str, str] | None,
+    finished: bool,
+    owner: WfeRecord | None,
+    now: datetime,
+    policy: Policy,
+) -> Resolution:
+    """Decide about an existing lock PipelineRun.
+
+    Args:
+        labels: the PipelineRun's labels as read from the API server.
+        finished: its `Succeeded` condition is True or False.
+        owner: the WorkflowExecution its labels name, read from the API server, or None if
+            that object does not exist (or the labels name nobody).
+    """
+    if owned_by(labels, namespace=namespace, name=name):
+        return Adopt()
+    labels = labels or {}
+    owner_ns = labels.get(OWNER_NAMESPACE_LABEL)
+    owner_name = labels.get(OWNER_LABEL)
+    if not finished:
+        # Still running: the target is being changed whether or not its owner still exists.
+        return Busy(_busy(target, owner_ns, owner_name, owner, now, "still running"))
+    if owner is None:
+        return ReleaseStale(owner_ns, owner_name, "its WorkflowExecution no longer exists")
+    due = release_due(owner.status, policy)
+    if due is not None and due <= now:
+        return ReleaseStale(owner_ns, owner_name, "it is past its release time")
+    return Busy(_busy(target, owner_ns, owner_name, owner, now, "holding the lock"))
+
+
+def _busy(
+    target: str,
+    owner_ns: str | None,
+    owner_name: str | None,
+    owner: WfeRecord | None,
+    now: datetime,
+    state: str,
+) -> SkipDetails:
+    who = f"{owner_ns}/{owner_name}" if owner_ns and owner_name else "another WorkflowExecution"
+    return SkipDetails(
+        reason=SkipReason.RESOURCE_BUSY,
+        message=f"{target} is locked by {who} ({state})",
+        skipped_at=now,
+        conflicting_workflow=ConflictingWorkflow(
+            name=owner_name or "unknown",
+            workflow_id=owner.workflow_id if owner else None,
+            started_at=owner.status.start_time if owner else None,
+            target_resource=target,
+        ),
+    )

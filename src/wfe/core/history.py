@@ -1,0 +1,130 @@
+"""Snapshots of WorkflowExecutions as the core sees them: the candidate and its target's past.
+
+The shell turns API objects (informer cache or a fresh read) into `WfeRecord`s; the core never
+touches raw objects beyond this module, and never mutates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from wfe.api.enums import Phase
+from wfe.api.models import WorkflowExecutionStatus
+from wfe.core.errors import InvalidInput, Problem, problems_from_validation
+
+__all__ = ["WfeRecord", "most_recent_terminal", "record_from_object", "running_on_target"]
+
+_TIME = TypeAdapter(datetime)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WfeRecord:
+    """What the core needs to know about one WorkflowExecution."""
+
+    namespace: str
+    name: str
+    uid: str
+    target: str | None
+    workflow_id: str | None
+    created: datetime | None
+    deleting: bool
+    status: WorkflowExecutionStatus
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def phase(self) -> Phase | None:
+        return self.status.phase
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self.status.completion_time or self.status.start_time or self.created
+
+    @property
+    def block_cleared(self) -> bool:
+        return self.status.block_clearance is not None
+
+
+def record_from_object(obj: Mapping[str, Any]) -> WfeRecord:
+    """Build a record from a WorkflowExecution object (a dict as the API returns it).
+
+    Raises:
+        InvalidInput: naming the field (`metadata.name`, `status.phase`, ...) that is missing
+            or malformed.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        raise InvalidInput([Problem("metadata", "missing or not an object")])
+    problems = [
+        Problem(f"metadata.{field}", "missing or not a non-empty string")
+        for field in ("namespace", "name")
+        if not isinstance(meta.get(field), str) or not meta.get(field)
+    ]
+    try:
+        status = WorkflowExecutionStatus.model_validate(obj.get("status") or {})
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, prefix="status"))
+        status = WorkflowExecutionStatus()
+    created: datetime | None = None
+    if meta.get("creationTimestamp") is not None:
+        try:
+            created = _TIME.validate_python(meta["creationTimestamp"])
+        except ValidationError:
+            problems.append(Problem("metadata.creationTimestamp", "not a timestamp"))
+    if problems:
+        raise InvalidInput(problems)
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+    assert isinstance(spec, Mapping)
+    workflow_ref = spec.get("workflowRef")
+    target = spec.get("targetResource")
+    workflow_id = workflow_ref.get("workflowId") if isinstance(workflow_ref, Mapping) else None
+    return WfeRecord(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=str(meta.get("uid") or ""),
+        target=target if isinstance(target, str) else None,
+        workflow_id=workflow_id if isinstance(workflow_id, str) else None,
+        created=created,
+        deleting=meta.get("deletionTimestamp") is not None,
+        status=status,
+    )
+
+
+def running_on_target(records: Iterable[WfeRecord], target: str) -> WfeRecord | None:
+    """The earliest-started Running WorkflowExecution on exactly this target, if any."""
+    running = [r for r in records if r.target == target and r.phase is Phase.RUNNING]
+    return min(running, key=_start_order, default=None)
+
+
+def most_recent_terminal(records: Iterable[WfeRecord], target: str) -> WfeRecord | None:
+    """The last Completed or Failed WorkflowExecution on exactly this target (Skipped ignored).
+
+    "Last" is by completion time, then creation time, then name, so the choice is
+    deterministic even when clocks tie.
+    """
+    finished = [
+        r for r in records if r.target == target and r.phase in (Phase.COMPLETED, Phase.FAILED)
+    ]
+    return max(finished, key=_finish_order, default=None)
+
+
+def _start_order(record: WfeRecord) -> tuple[float, str]:
+    started = record.status.start_time or record.created
+    return (started.timestamp() if started else 0.0, record.key)
+
+
+def _finish_order(record: WfeRecord) -> tuple[float, float, str]:
+    finished = record.finished_at
+    created = record.created
+    return (
+        finished.timestamp() if finished else 0.0,
+        created.timestamp() if created else 0.0,
+        record.key,
+    )

@@ -1,0 +1,3 @@
+"""observability."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""tekton."""
+
+__all__: list[str] = []
