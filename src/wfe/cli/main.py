@@ -11,7 +11,7 @@ import typer
 from wfe.api import crd
 from wfe.core import errors, lock, target
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="wfe",
@@ -22,13 +22,13 @@ app = typer.Typer(
 
 
 @app.command("crd")
-def print_crd() -> None:
+def _crd() -> None:
     """Print the WorkflowExecution CustomResourceDefinition (YAML)."""
     typer.echo(crd.crd_yaml(), nl=False)
 
 
 @app.command("lock-name")
-def lock_name(
+def _lock_name(
     target_resource: str = typer.Argument(
         ..., metavar="TARGET", help="namespace/Kind/name or Kind/name"
     ),

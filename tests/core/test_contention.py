@@ -1,0 +1,74 @@
+"""SPEC §4 step 4: adopt, skip as busy, or release a stale lock — never someone else's live run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from builders import NOW, TARGET, record
+
+from wfe.api.enums import Phase, SkipReason
+from wfe.core.contention import Adopt, Busy, ReleaseStale, owned_by, resolve_existing
+from wfe.core.history import WfeRecord
+from wfe.core.policy import Policy
+
+POLICY = Policy()
+MINE = {"kubernaut.ai/workflow-execution": "me", "kubernaut.ai/source-namespace": "default"}
+THEIRS = {"kubernaut.ai/workflow-execution": "them", "kubernaut.ai/source-namespace": "team"}
+
+
+def resolve(labels: dict[str, str] | None, *, finished: bool, owner: WfeRecord | None) -> object:
+    return resolve_existing(
+        namespace="default",
+        name="me",
+        target=TARGET,
+        labels=labels,
+        finished=finished,
+        owner=owner,
+        now=NOW,
+        policy=POLICY,
+    )
+
+
+def test_own_pipeline_run_is_adopted() -> None:
+    assert resolve(MINE, finished=False, owner=None) == Adopt()
+
+
+def test_ownership_needs_both_labels() -> None:
+    assert not owned_by({"kubernaut.ai/workflow-execution": "me"}, namespace="default", name="me")
+    assert not owned_by(
+        {**MINE, "kubernaut.ai/source-namespace": "other"}, namespace="default", name="me"
+    )
+    assert not owned_by(None, namespace="default", name="me")
+
+
+def test_running_pipeline_run_is_busy_even_without_owner() -> None:
+    result = resolve(THEIRS, finished=False, owner=None)
+    assert isinstance(result, Busy)
+    assert result.details.reason is SkipReason.RESOURCE_BUSY
+    assert result.details.conflicting_workflow is not None
+    assert result.details.conflicting_workflow.name == "them"
+
+
+def test_finished_run_of_vanished_owner_is_stale() -> None:
+    result = resolve(THEIRS, finished=True, owner=None)
+    assert isinstance(result, ReleaseStale)
+    assert (result.owner_namespace, result.owner_name) == ("team", "them")
+
+
+def test_finished_run_inside_owner_cooldown_is_busy() -> None:
+    owner = record("them", Phase.COMPLETED, namespace="team", finished=NOW - timedelta(minutes=1))
+    assert isinstance(resolve(THEIRS, finished=True, owner=owner), Busy)
+
+
+def test_finished_run_past_owner_release_time_is_stale() -> None:
+    owner = record("them", Phase.COMPLETED, namespace="team", finished=NOW - timedelta(minutes=6))
+    assert isinstance(resolve(THEIRS, finished=True, owner=owner), ReleaseStale)
+
+
+def test_owner_still_running_is_busy_even_if_run_finished() -> None:
+    owner = record("them", Phase.RUNNING, namespace="team", started=NOW - timedelta(minutes=6))
+    assert isinstance(resolve(THEIRS, finished=True, owner=owner), Busy)
+
+
+def test_unlabelled_run_is_never_adopted() -> None:
+    assert isinstance(resolve(None, finished=False, owner=None), Busy)

@@ -1,0 +1,122 @@
+"""SPEC §5: the lock PipelineRun — deterministic, labelled for ownership, valid labels."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from builders import NOW, spec
+from hypothesis import given
+from strategies import parameters, valid_targets
+
+from wfe.core.decide import Candidate, Run, decide
+from wfe.core.lock import lock_name
+from wfe.core.policy import Policy
+from wfe.core.validation import ValidSpec, validate_spec
+from wfe.tekton.pipelinerun import build_pipeline_run, bundle_reference
+
+POLICY = Policy()
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def valid(raw: dict[str, Any]) -> ValidSpec:
+    checked = validate_spec(raw, POLICY)
+    assert isinstance(checked, ValidSpec), checked
+    return checked
+
+
+def build(raw: dict[str, Any]) -> dict[str, Any]:
+    return build_pipeline_run(
+        valid(raw), namespace="default", name="wfe-1", uid="u-1", execution_namespace="kw"
+    )
+
+
+def test_manifest_shape() -> None:
+    pr = build(spec())
+    assert pr["apiVersion"] == "tekton.dev/v1"
+    assert pr["kind"] == "PipelineRun"
+    assert pr["metadata"]["name"] == "wfe-cf0cc089293b1165"
+    assert pr["metadata"]["namespace"] == "kw"
+    assert "ownerReferences" not in pr["metadata"]
+    labels = pr["metadata"]["labels"]
+    assert labels["kubernaut.ai/workflow-execution"] == "wfe-1"
+    assert labels["kubernaut.ai/source-namespace"] == "default"
+    assert labels["kubernaut.ai/workflow-id"] == "restart-pod"
+    assert labels["kubernaut.ai/target-resource"] == "payment.deployment.payment-api"
+    assert pr["metadata"]["annotations"]["kubernaut.ai/target-resource"] == spec()["targetResource"]
+    assert pr["spec"]["pipelineRef"] == {
+        "resolver": "bundles",
+        "params": [
+            {"name": "bundle", "value": "registry.example.com/workflows/restart-pod:1.0.0"},
+            {"name": "name", "value": "workflow"},
+            {"name": "kind", "value": "pipeline"},
+        ],
+    }
+    assert pr["spec"]["params"] == [
+        {"name": "NAMESPACE", "value": "payment"},
+        {"name": "REPLICAS", "value": "3"},
+        {"name": "TARGET_RESOURCE", "value": "payment/deployment/payment-api"},
+    ]
+    assert pr["spec"]["taskRunTemplate"] == {"serviceAccountName": "kubernaut-workflow-runner"}
+    assert pr["spec"]["timeouts"] == {"pipeline": "1h0m0s"}
+
+
+def test_digest_pins_the_bundle() -> None:
+    ref = valid(
+        spec(
+            workflowRef={
+                "workflowId": "w",
+                "version": "1",
+                "containerImage": "r.example/w:1",
+                "containerDigest": "sha256:" + "a" * 64,
+            }
+        )
+    ).spec.workflow_ref
+    assert bundle_reference(ref) == "r.example/w:1@sha256:" + "a" * 64
+
+
+def test_conflicting_digest_is_a_configuration_error() -> None:
+    raw = spec(
+        workflowRef={
+            "workflowId": "w",
+            "version": "1",
+            "containerImage": "r.example/w@sha256:" + "b" * 64,
+            "containerDigest": "sha256:" + "a" * 64,
+        }
+    )
+    checked = validate_spec(raw, POLICY)
+    assert not isinstance(checked, ValidSpec)
+    assert "containerDigest" in checked.message
+
+
+def test_spec_timeout_is_honoured() -> None:
+    pr = build(spec(executionConfig={"timeout": "30m"}))
+    assert pr["spec"]["timeouts"] == {"pipeline": "30m0s"}
+
+
+def test_run_decision_builds_the_lock_it_names() -> None:
+    decision = decide(
+        Candidate(namespace="default", name="a", uid="u", spec=spec()),
+        [],
+        now=NOW,
+        policy=POLICY,
+    )
+    assert isinstance(decision, Run)
+    pr = build_pipeline_run(
+        decision.valid, namespace="default", name="a", uid="u", execution_namespace="kw"
+    )
+    assert pr["metadata"]["name"] == decision.lock
+
+
+@given(valid_targets, parameters)
+def test_deterministic_and_labels_always_valid(target: str, params: dict[str, str]) -> None:
+    raw = spec(target=target, parameters=params)
+    first, second = build(raw), build(dict(reversed(list(raw.items()))))
+    assert first == second
+    assert first["metadata"]["name"] == lock_name(target)
+    for value in first["metadata"]["labels"].values():
+        assert len(value) <= 63
+        assert _LABEL_VALUE.match(value), value
+    names = [p["name"] for p in first["spec"]["params"]]
+    assert names == sorted(names)
+    assert {"name": "TARGET_RESOURCE", "value": target} in first["spec"]["params"]
