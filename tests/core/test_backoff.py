@@ -1,14 +1,14 @@
-"""SPEC §4 backoff arithmetic: min(base·2^min(n−1, maxExponent), max)."""
+"""SPEC §4 backoff arithmetic: min(base * 2^min(n-1, maxExponent), max)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from builders import NOW
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builders import NOW
 from wfe.core.backoff import backoff_delay, next_allowed_execution
 from wfe.core.errors import InvalidInput
 from wfe.core.policy import Policy

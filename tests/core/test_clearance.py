@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from builders import NOW, record
-
 from wfe.api.enums import Phase
 from wfe.api.models import BlockClearance
 from wfe.core.clearance import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from builders import NOW, TARGET, record
-
 from wfe.api.enums import Phase, SkipReason
 from wfe.core.contention import Adopt, Busy, ReleaseStale, owned_by, resolve_existing
 from wfe.core.history import WfeRecord

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from builders import NOW, TARGET, record, spec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builders import NOW, TARGET, record, spec
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
 from wfe.core.clearance import blocks_target
 from wfe.core.decide import Candidate, Fail, Run, Skip, decide, prior_failures

@@ -7,8 +7,8 @@ import subprocess
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from strategies import valid_targets
 
+from strategies import valid_targets
 from wfe.core.lock import LOCK_NAME_PATTERN, label_value, lock_name, target_label_value
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from builders import NOW, spec
 from hypothesis import given
-from strategies import parameters, valid_targets
 
+from builders import NOW, spec
+from strategies import parameters, valid_targets
 from wfe.core.decide import Candidate, Run, decide
 from wfe.core.lock import lock_name
 from wfe.core.policy import Policy
