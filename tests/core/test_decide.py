@@ -203,6 +203,7 @@ def test_candidate_itself_in_history_is_ignored() -> None:
         ("executionConfig", {"timeout": "soon"}, "spec.executionConfig.timeout"),
         ("parameters", {"TARGET_RESOURCE": "elsewhere/Pod/x"}, "TARGET_RESOURCE"),
         ("confidence", 1.5, "spec.confidence"),
+        ("parameters", {"KEY\n": "x"}, "spec.parameters"),
         ("workflowRef", {"workflowId": "", "version": "1", "containerImage": "x"}, "workflowId"),
         ("workflowRef", {"workflowId": "w", "version": "1"}, "containerImage"),
     ],

@@ -44,7 +44,7 @@ def parse_target(raw: object) -> Target:
         raise InvalidInput([Problem(FIELD, f"must be a string, got {type(raw).__name__}")])
     if len(raw) > _MAX_LENGTH:
         raise InvalidInput([Problem(FIELD, f"longer than {_MAX_LENGTH} characters")])
-    if not _TARGET.match(raw):
+    if not _TARGET.fullmatch(raw):
         raise InvalidInput(
             [Problem(FIELD, f"must be namespace/Kind/name or Kind/name (got {raw[:80]!r})")]
         )

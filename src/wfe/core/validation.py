@@ -94,7 +94,7 @@ def validate_spec(raw: Mapping[str, Any] | None, policy: Policy) -> ValidSpec | 
 def _parameter_problems(spec: WorkflowExecutionSpec) -> list[Problem]:
     problems: list[Problem] = []
     for key, value in (spec.parameters or {}).items():
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             problems.append(Problem(f"spec.parameters.{key}", "key must be UPPER_SNAKE_CASE"))
         elif key == TARGET_PARAMETER and value != spec.target_resource:
             problems.append(
