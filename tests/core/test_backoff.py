@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builders import NOW
 from wfe.core.backoff import backoff_delay, next_allowed_execution
 from wfe.core.errors import InvalidInput
 from wfe.core.policy import Policy
+
+from builders import NOW
 
 POLICY = Policy()
 

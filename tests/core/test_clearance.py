@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from builders import NOW, record
 from wfe.api.enums import Phase
 from wfe.api.models import BlockClearance
 from wfe.core.clearance import (
@@ -15,6 +14,8 @@ from wfe.core.clearance import (
 )
 from wfe.core.errors import Problem
 from wfe.core.policy import Policy
+
+from builders import NOW, record
 
 POLICY = Policy()
 BLOCKED = record("x", Phase.FAILED, finished=NOW - timedelta(hours=1), ran=True).status

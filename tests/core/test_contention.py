@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from builders import NOW, TARGET, record
 from wfe.api.enums import Phase, SkipReason
 from wfe.core.contention import Adopt, Busy, ReleaseStale, owned_by, resolve_existing
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
+
+from builders import NOW, TARGET, record
 
 POLICY = Policy()
 MINE = {"kubernaut.ai/workflow-execution": "me", "kubernaut.ai/source-namespace": "default"}

@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builders import NOW, TARGET, record, spec
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
 from wfe.core.clearance import blocks_target
 from wfe.core.decide import Candidate, Fail, Run, Skip, decide, prior_failures
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
+
+from builders import NOW, TARGET, record, spec
 
 POLICY = Policy()
 

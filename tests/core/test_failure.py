@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from builders import NOW
 from wfe.api.enums import FailureReason
 from wfe.core.failure import RunEvidence, StepEvidence, TaskRunEvidence, analyse, classify_words
+
+from builders import NOW
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from builders import spec
 from wfe.api.enums import Phase
 from wfe.core.errors import InvalidInput, join
 from wfe.core.history import record_from_object
+
+from builders import spec
 
 
 def obj(**status: Any) -> dict[str, Any]:

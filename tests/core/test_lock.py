@@ -8,8 +8,9 @@ import subprocess
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from strategies import valid_targets
 from wfe.core.lock import LOCK_NAME_PATTERN, label_value, lock_name, target_label_value
+
+from strategies import valid_targets
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 RUNBOOK = 'echo -n "$TARGET" | sha256sum | cut -c1-16 | xargs printf "wfe-%s"'

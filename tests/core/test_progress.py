@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from builders import NOW, record
 from wfe.api.enums import FailureReason, Phase
 from wfe.core.failure import RunEvidence, StepEvidence, TaskRunEvidence
 from wfe.core.policy import Policy
 from wfe.core.progress import observe
+
+from builders import NOW, record
 
 POLICY = Policy()
 RUNNING = record("a", Phase.RUNNING, started=NOW - timedelta(minutes=3), failures=1).status

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from builders import NOW, record
 from wfe.api.enums import Phase
 from wfe.core.policy import Policy
 from wfe.core.release import ReleaseNow, RequeueAt, lock_step, release_due
+
+from builders import NOW, record
 
 POLICY = Policy()
 

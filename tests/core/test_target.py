@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from strategies import valid_targets
 from wfe.core.errors import InvalidInput
 from wfe.core.target import parse_target
+
+from strategies import valid_targets
 
 
 def test_namespaced_and_cluster_scoped() -> None:

@@ -7,13 +7,14 @@ from typing import Any
 
 from hypothesis import given
 
-from builders import NOW, spec
-from strategies import parameters, valid_targets
 from wfe.core.decide import Candidate, Run, decide
 from wfe.core.lock import lock_name
 from wfe.core.policy import Policy
 from wfe.core.validation import ValidSpec, validate_spec
 from wfe.tekton.pipelinerun import build_pipeline_run, bundle_reference
+
+from builders import NOW, spec
+from strategies import parameters, valid_targets
 
 POLICY = Policy()
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

@@ -48,6 +48,9 @@ class TaskRunEvidence:
     message: str | None = None
     completion_time: datetime | None = None
     steps: tuple[StepEvidence, ...] = ()
+    # Reasons the TaskRun showed before its final one (Tekton appends them to the message
+    # when it cancels a run, e.g. a quota wait that ended in a timeout).
+    earlier_reasons: tuple[str, ...] = ()
 
     @property
     def ran(self) -> bool:
@@ -79,6 +82,7 @@ class RunEvidence:
 _OOM_REASONS = {"OOMKilled"}
 _IMAGE_REASONS = {
     "ImagePullBackOff",
+    "PullImageFailed",
     "ErrImagePull",
     "InvalidImageName",
     "ErrImageNeverPull",
@@ -149,6 +153,7 @@ def classify_words(text: str | None) -> FailureReason | None:
 
 
 def _classify_reason(reason: str | None) -> FailureReason | None:
+    """The class a specific reason names; cancellation is not specific (see _classify)."""
     if reason in _OOM_REASONS:
         return FailureReason.OOM_KILLED
     if reason in _IMAGE_REASONS:
@@ -159,8 +164,6 @@ def _classify_reason(reason: str | None) -> FailureReason | None:
         return FailureReason.RESOURCE_EXHAUSTED
     if reason in _CONFIG_REASONS:
         return FailureReason.CONFIGURATION_ERROR
-    if reason in _CANCEL_REASONS:
-        return FailureReason.UNKNOWN
     return None
 
 
@@ -202,6 +205,9 @@ def _first_failed(evidence: RunEvidence) -> TaskRunEvidence | None:
 def _classify(
     evidence: RunEvidence, task_run: TaskRunEvidence | None, step: StepEvidence | None
 ) -> FailureReason:
+    """Most specific evidence first: step, TaskRun, what the TaskRun was before it was
+    cancelled, PipelineRun, then words in messages; a cancellation with nothing more specific
+    is Unknown (what it changed is unknown)."""
     candidates: list[FailureReason | None] = []
     if step is not None:
         candidates += [
@@ -210,6 +216,7 @@ def _classify(
         ]
     if task_run is not None:
         candidates.append(_classify_reason(task_run.reason))
+        candidates += [_classify_reason(r) for r in task_run.earlier_reasons]
     candidates.append(_classify_reason(evidence.reason))
     if step is not None:
         candidates.append(classify_words(step.message))
@@ -219,6 +226,9 @@ def _classify(
     for candidate in candidates:
         if candidate is not None:
             return candidate
+    reasons = {evidence.reason, task_run.reason if task_run else None}
+    if reasons & _CANCEL_REASONS:
+        return FailureReason.UNKNOWN
     if task_run is not None:
         return FailureReason.TASK_FAILED
     return FailureReason.UNKNOWN

@@ -30,6 +30,11 @@ PIPELINE_RUN_LABEL = "tekton.dev/pipelineRun"
 PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"
 _TIME = TypeAdapter(datetime)
 # Tekton's running message: "Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 1, ..."
+# Tekton's cancellation keeps the earlier condition: "...\nPrevious status: [Reason] message".
+_PREVIOUS = re.compile(r"Previous status: \[([A-Za-z]+)\]")
+# Step states Tekton writes itself when it stops a pod (timeout, cancel, image pull): their
+# exit code and start time are Tekton's, not the container's.
+_SYNTHETIC_STEP = re.compile(r"^(TaskRun[A-Za-z]*|PipelineRun[A-Za-z]*)$")
 _PROGRESS = re.compile(r"Tasks Completed: (\d+).*?Incomplete: (\d+)(?:, Skipped: (\d+))?")
 
 
@@ -80,15 +85,24 @@ def _task_order(status: Mapping[str, Any]) -> list[str]:
 def _step(raw: Mapping[str, Any]) -> StepEvidence:
     terminated = _map(raw.get("terminated"))
     waiting = _map(raw.get("waiting"))
+    reason = _str(terminated.get("reason"))
+    synthetic = reason is not None and _SYNTHETIC_STEP.match(reason) is not None
     exit_code = terminated.get("exitCode")
-    started = bool(raw.get("running")) or _time(terminated.get("startedAt")) is not None
+    # A container ran once its image was pulled (imageID) or while Kubernetes reports it
+    # running; a synthetic "terminated" for a step that only ever waited did not run.
+    started = (
+        bool(raw.get("running"))
+        or bool(_str(raw.get("imageID")))
+        or (not synthetic and _time(terminated.get("startedAt")) is not None)
+    )
+    message = _str(terminated.get("message")) or _str(waiting.get("message"))
     return StepEvidence(
         name=_str(raw.get("name")) or _str(raw.get("container")) or "(unnamed)",
         started=started,
-        exit_code=exit_code if isinstance(exit_code, int) else None,
-        terminated_reason=_str(terminated.get("reason")),
+        exit_code=exit_code if isinstance(exit_code, int) and not synthetic else None,
+        terminated_reason=reason,
         waiting_reason=_str(waiting.get("reason")),
-        message=_str(terminated.get("message")) or _str(waiting.get("message")),
+        message=None if synthetic else message,
     )
 
 
@@ -98,7 +112,8 @@ def _total_tasks(status: Mapping[str, Any], message: str | None) -> int | None:
         return len(declared)
     match = _PROGRESS.search(message or "")
     if match is None:
-        return None
+        # Finished without a resolved Pipeline (e.g. the bundle was not found): no tasks.
+        return 0 if status.get("completionTime") else None
     return sum(int(g) for g in match.groups() if g is not None)
 
 
@@ -130,6 +145,7 @@ def read_evidence(
                 succeeded=_tri(tr_condition),
                 reason=_str(tr_condition.get("reason")),
                 message=_str(tr_condition.get("message")),
+                earlier_reasons=tuple(_PREVIOUS.findall(_str(tr_condition.get("message")) or "")),
                 completion_time=_time(tr_status.get("completionTime")),
                 steps=tuple(
                     _step(s) for s in _list(tr_status.get("steps")) if isinstance(s, Mapping)
