@@ -21,9 +21,28 @@ from wfe.core.durations import parse_duration
 from wfe.core.errors import InvalidInput, Problem
 from wfe.core.policy import Policy
 
-__all__ = ["ENV_PREFIX", "ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "FLAG_SETTINGS",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "reference_table",
+]
 
 ENV_PREFIX = "WFE_"
+# Settings with a first-class `wfe run` flag; every setting also takes `--set name=value`.
+FLAG_SETTINGS = (
+    "metrics_address",
+    "health_address",
+    "execution_namespace",
+    "watch_namespace",
+    "cooldown",
+    "workers",
+    "leader_election",
+    "log_level",
+    "log_format",
+)
 
 
 class ConfigError(ValueError):
@@ -190,3 +209,32 @@ def load_settings(
 
 def _policy_message(problems: tuple[Problem, ...]) -> str:
     return "; ".join(str(p) for p in problems)
+
+
+def _default_text(value: object) -> str:
+    if isinstance(value, timedelta):
+        from wfe.core.durations import format_duration
+
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "(none)"
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def reference_table() -> str:
+    """The Markdown table of every setting (docs/configuration.md embeds it; a test checks)."""
+    rows = [
+        "| setting (YAML key) | environment | flag | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-") if name in FLAG_SETTINGS else f"--set {name}=…"
+        rows.append(
+            f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{flag}` | "
+            f"`{_default_text(field.default)}` | {field.description} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -6,10 +6,15 @@ the controller itself uses, so an operator's hand computation can never disagree
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import typer
 
+from wfe import config
 from wfe.api import crd
 from wfe.core import errors, lock, target
+from wfe.observability import logs
 
 __all__ = ["app", "main"]
 
@@ -40,6 +45,54 @@ def _lock_name(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(lock.lock_name(target_resource))
+
+
+@app.command("run")
+def _run(
+    kubeconfig: Path | None = typer.Option(
+        None, help="kubeconfig (default: in-cluster, then $KUBECONFIG)."
+    ),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML settings file."),
+    metrics_address: str | None = typer.Option(None, help="Metrics address [:9090]."),
+    health_address: str | None = typer.Option(None, help="Probe address [:8081]."),
+    execution_namespace: str | None = typer.Option(None, help="PipelineRun namespace."),
+    watch_namespace: str | None = typer.Option(None, help="Only this WFE namespace."),
+    cooldown: str | None = typer.Option(None, help="Cooldown per target [5m]."),
+    workers: int | None = typer.Option(None, help="Concurrent reconciles [4]."),
+    leader_election: bool | None = typer.Option(None, "--leader-election/--no-leader-election"),
+    log_level: str | None = typer.Option(None, help="debug|info|warning|error."),
+    log_format: str | None = typer.Option(None, help="json|console."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Any setting as name=value (see docs/configuration.md); repeatable."
+    ),
+) -> None:
+    """Run the controller (current kubeconfig or in-cluster)."""
+    from wfe.cli.runner import run_controller
+
+    flags = {
+        "metrics_address": metrics_address,
+        "health_address": health_address,
+        "execution_namespace": execution_namespace,
+        "watch_namespace": watch_namespace,
+        "cooldown": cooldown,
+        "workers": workers,
+        "leader_election": leader_election,
+        "log_level": log_level,
+        "log_format": log_format,
+    }
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or key.replace("-", "_") not in config.Settings.model_fields:
+            typer.echo(f"error: --set {item!r}: expected name=value with a known setting", err=True)
+            raise typer.Exit(2)
+        flags[key.replace("-", "_")] = value
+    try:
+        settings = config.load_settings(config_file=config_file, flags=flags)
+    except config.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    logs.configure_logging(settings.log_level, settings.log_format)
+    raise typer.Exit(asyncio.run(run_controller(settings, kubeconfig)))
 
 
 def main() -> None:

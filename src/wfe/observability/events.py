@@ -7,7 +7,6 @@ allowed to fail the reconcile: the status is the record of truth, Events are for
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -40,7 +39,7 @@ class EventReason(StrEnum):
 class EventWriter(Protocol):
     """The port that stores an Event (wfe.kube's client satisfies it)."""
 
-    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> None: ...
+    async def create_event(self, namespace: str, body: dict[str, Any]) -> None: ...
 
 
 def event_body(

@@ -1,0 +1,294 @@
+"""Wiring: informers → work queue → workers → reconciler, behind leader election (SPEC §9).
+
+Event handlers only turn objects into WorkflowExecution keys: a WorkflowExecution maps to
+itself, a PipelineRun to the WorkflowExecution its labels name, a TaskRun to its PipelineRun's
+owner. Workers take a key, reconcile, then forget it (success), re-add it after the requested
+delay, or re-add it rate-limited (error) — and always mark it done (sample-controller's loop).
+Only the Lease holder runs informers and workers; a new leader starts from API state alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from wfe.config import Settings
+from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler, Retry
+from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
+from wfe.controller.servers import HttpServer
+from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL
+from wfe.kube import errors
+from wfe.kube.client import Client
+from wfe.kube.informer import Informer, object_key
+from wfe.kube.workqueue import ShutDown, WorkQueue
+from wfe.observability.audit import AuditSink, LogAuditSink
+from wfe.observability.metrics import Metrics
+from wfe.observability.recorder import Recorder
+from wfe.tekton import pipelinerun, status
+
+__all__ = ["TEKTON_MISSING", "Controller", "tekton_available"]
+
+TEKTON_MISSING = "Required dependency check failed: Tekton Pipelines not available"
+_log = structlog.get_logger("wfe.controller")
+
+
+async def tekton_available(client: Client) -> bool:
+    """Is `tekton.dev/v1` PipelineRun served? (Raises on errors other than "not found".)"""
+    return await client.has_api(
+        f"{PIPELINE_RUNS.group}/{PIPELINE_RUNS.version}", PIPELINE_RUNS.plural
+    )
+
+
+def _target_of(obj: Mapping[str, Any]) -> list[str]:
+    target = (obj.get("spec") or {}).get("targetResource")
+    return [target] if isinstance(target, str) else []
+
+
+def _pipeline_run_of(obj: Mapping[str, Any]) -> list[str]:
+    name = ((obj.get("metadata") or {}).get("labels") or {}).get(status.PIPELINE_RUN_LABEL)
+    return [name] if isinstance(name, str) else []
+
+
+def _owner_key(obj: Mapping[str, Any]) -> str | None:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_LABEL)
+    return f"{namespace}/{name}" if namespace and name else None
+
+
+class _QueueMetrics:
+    """Feeds the work queue's hooks into the controller's Prometheus series."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def on_add(self) -> None:
+        pass
+
+    def on_depth(self, depth: int) -> None:
+        self._m.queue_depth.set(depth)
+
+    def on_queue_latency(self, seconds: float) -> None:
+        self._m.queue_latency.observe(seconds)
+
+    def on_work_duration(self, seconds: float) -> None:
+        pass
+
+    def on_retry(self) -> None:
+        self._m.queue_retries.inc()
+
+
+class Controller:
+    """The running controller: servers always; informers and workers while leading."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        *,
+        audit: AuditSink | None = None,
+        metrics: Metrics | None = None,
+        identity: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.policy = settings.policy()
+        self.metrics = metrics or Metrics(
+            retention=settings.metric_retention.total_seconds() and settings.metric_retention
+        )
+        self.audit = audit or LogAuditSink()
+        self.identity = identity or f"{socket.gethostname()}-{time.time_ns() % 10**9}"
+        self.recorder = Recorder(metrics=self.metrics, events=client, audit=self.audit)
+        self.leading = False
+        self.metrics_server = HttpServer.metrics(self.metrics.registry, settings.metrics_address)
+        self.probe_server = HttpServer.probes(self._not_ready, settings.health_address)
+        self.wfes: Informer | None = None
+        self.queue: WorkQueue[str] | None = None
+
+    # --- readiness ----------------------------------------------------------------------------
+
+    async def _not_ready(self) -> str | None:
+        try:
+            if not await tekton_available(self.client):
+                return "Tekton Pipelines API (tekton.dev/v1 pipelineruns) is not served"
+        except errors.ApiError as exc:
+            return f"cannot reach the API server to check Tekton: {exc}"
+        if self.leading and self.wfes is not None and not self.wfes.healthy:
+            return f"WorkflowExecution watch failing: {self.wfes.last_error}"
+        return None
+
+    # --- leading ------------------------------------------------------------------------------
+
+    async def lead(self) -> None:
+        """Run informers and workers until cancelled (the leader's work)."""
+        s = self.settings
+        queue: WorkQueue[str] = WorkQueue(
+            name="workflowexecutions", metrics=_QueueMetrics(self.metrics)
+        )
+        wfes = Informer(
+            self.client,
+            WORKFLOW_EXECUTIONS,
+            namespace=s.watch_namespace,
+            indexers={TARGET_INDEX: _target_of},
+            resync_period=600,
+        )
+        prs = Informer(
+            self.client,
+            PIPELINE_RUNS,
+            namespace=s.execution_namespace,
+            label_selector=f"app.kubernetes.io/managed-by={pipelinerun.MANAGED_BY}",
+        )
+        trs = Informer(
+            self.client,
+            TASK_RUNS,
+            namespace=s.execution_namespace,
+            indexers={TASK_RUN_INDEX: _pipeline_run_of},
+        )
+        wfes.add_handler(lambda _t, obj, _old: queue.add(object_key(obj)))
+
+        def on_pipeline_run(_t: str, obj: Mapping[str, Any], _old: object) -> None:
+            key = _owner_key(obj)
+            if key is not None:
+                queue.add(key)
+
+        def on_task_run(_t: str, obj: Mapping[str, Any], _old: object) -> None:
+            for name in _pipeline_run_of(obj):
+                owner = prs.get(s.execution_namespace, name)
+                key = _owner_key(owner) if owner is not None else None
+                if key is not None:
+                    queue.add(key)
+
+        prs.add_handler(on_pipeline_run)
+        trs.add_handler(on_task_run)
+        reconciler = Reconciler(
+            client=self.client,
+            workflow_executions=wfes,
+            pipeline_runs=prs,
+            task_runs=trs,
+            policy=self.policy,
+            recorder=self.recorder,
+        )
+        self.wfes, self.queue = wfes, queue
+        tasks = [
+            asyncio.create_task(i.run(), name=f"informer-{i.resource.plural}")
+            for i in (prs, trs, wfes)
+        ]
+        try:
+            # Workers start only once every cache is complete: deciding from a partial cache
+            # could miss the WorkflowExecution that holds a target.
+            for informer in (prs, trs, wfes):
+                await informer.wait_synced()
+            _log.info("caches synced; starting workers", workers=s.workers)
+            workers = [
+                asyncio.create_task(self._worker(queue, reconciler), name=f"worker-{n}")
+                for n in range(s.workers)
+            ]
+            tasks += workers
+            await asyncio.gather(*workers)
+        finally:
+            queue.shutdown()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.wfes = None
+
+    async def _worker(self, queue: WorkQueue[str], reconciler: Reconciler) -> None:
+        while True:
+            try:
+                key = await queue.get()
+            except ShutDown:
+                return
+            started = time.monotonic()
+            try:
+                result = await reconciler.reconcile(key)
+            except asyncio.CancelledError:
+                queue.done(key)
+                raise
+            except (Retry, errors.ApiError) as exc:
+                self.metrics.reconciles.labels(result="error").inc()
+                _log.warning(
+                    "reconcile failed; retrying",
+                    wfe=key,
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                )
+                queue.add_rate_limited(key)
+            except Exception:
+                self.metrics.reconciles.labels(result="error").inc()
+                _log.exception("reconcile crashed; retrying", wfe=key)
+                queue.add_rate_limited(key)
+            else:
+                queue.forget(key)
+                if result.requeue_after is not None:
+                    queue.add_after(key, result.requeue_after)
+                    self.metrics.reconciles.labels(result="requeue").inc()
+                else:
+                    self.metrics.reconciles.labels(result="success").inc()
+            finally:
+                structlog.contextvars.clear_contextvars()
+            self.metrics.reconcile_duration.observe(time.monotonic() - started)
+            queue.done(key)
+
+    # --- whole process ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve probes and metrics; lead (or wait to lead) until `stop` is set."""
+        await self.metrics_server.start()
+        await self.probe_server.start()
+        _log.info(
+            "controller started",
+            metrics_port=self.metrics_server.port,
+            health_port=self.probe_server.port,
+            identity=self.identity,
+        )
+        work = asyncio.create_task(self._contend(), name="leader")
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, stopper):
+                task.cancel()
+            for task in (work, stopper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if work.done() and not work.cancelled() and work.exception() is not None:
+                _log.error("controller work ended with an error", error=str(work.exception()))
+            await self.audit.close()
+            await self.probe_server.stop()
+            await self.metrics_server.stop()
+            _log.info("controller stopped")
+
+    def _set_leading(self, leading: bool) -> None:
+        self.leading = leading
+        self.metrics.leader.set(1 if leading else 0)
+        _log.info("leadership changed", leading=leading, identity=self.identity)
+
+    async def _contend(self) -> None:
+        if not self.settings.leader_election:
+            self._set_leading(True)
+            try:
+                await self.lead()
+            finally:
+                self._set_leading(False)
+            return
+        from wfe.kube.leader import LeaderElector
+
+        s = self.settings
+        elector = LeaderElector(
+            self.client,
+            name=s.lease_name,
+            namespace=s.lease_namespace,
+            identity=self.identity,
+            lease_duration=s.lease_duration.total_seconds(),
+            renew_deadline=s.renew_deadline.total_seconds(),
+            retry_period=s.retry_period.total_seconds(),
+            on_change=self._set_leading,
+        )
+        await elector.run(self.lead)
