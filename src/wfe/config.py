@@ -51,8 +51,8 @@ class ConfigError(ValueError):
 
 def _address(value: str) -> str:
     _host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be [host]:port, got {value!r}")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"must be [host]:port (port 0 picks a free one), got {value!r}")
     return value
 
 

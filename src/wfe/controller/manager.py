@@ -98,9 +98,7 @@ class Controller:
         self.settings = settings
         self.client = client
         self.policy = settings.policy()
-        self.metrics = metrics or Metrics(
-            retention=settings.metric_retention.total_seconds() and settings.metric_retention
-        )
+        self.metrics = metrics or Metrics(retention=settings.metric_retention)
         self.audit = audit or LogAuditSink()
         self.identity = identity or f"{socket.gethostname()}-{time.time_ns() % 10**9}"
         self.recorder = Recorder(metrics=self.metrics, events=client, audit=self.audit)

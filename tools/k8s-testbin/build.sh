@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and etcd from the Go module proxy (versions pinned in go.mod) into a
+# per-user cache keyed by the Kubernetes version, and copies Tekton's PipelineRun and TaskRun CRDs
+# from the Go module cache next to them. Idempotent: when both binaries are there and report the
+# pinned versions, and the CRDs are there, it does nothing but print the directory.
+#
+#   tools/k8s-testbin/build.sh            build if needed; print the directory on the last line
+#   tools/k8s-testbin/build.sh --force    rebuild even when the binaries look current
+#
+# The directory is ${WFE_TESTBIN_DIR} when set, else
+# ${XDG_CACHE_HOME:-$HOME/.cache}/wfe-testbin/<kubernetes-version>/ (the same rule as
+# wfe.dev.controlplane). Needs Go and the Go module proxy; a cold build takes several minutes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+force=0
+case "${1:-}" in
+  --force) force=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+esac
+
+log() { echo "k8s-testbin: $*" >&2; }
+
+if ! command -v go >/dev/null; then
+  # Locally the integration tests then skip themselves with this reason; under CI they must run.
+  log "Go is not installed: cannot build kube-apiserver and etcd (integration tests need them)"
+  case "${CI:-}" in ""|0|false|no) exit 0 ;; *) exit 1 ;; esac
+fi
+
+# The committed go.mod and go.sum are the pins; never let the build rewrite them.
+export GOFLAGS="-mod=readonly ${GOFLAGS:-}"
+export CGO_ENABLED=0
+
+# Versions from go.mod itself, so there is one place to change them (gen-gomod.sh).
+modver() { awk -v m="$1" '$1 == m && $2 ~ /^v/ {print $2; exit}' go.mod; }
+k8s_version=$(modver k8s.io/kubernetes)
+etcd_version=$(modver go.etcd.io/etcd/server/v3)
+tekton_version=$(modver github.com/tektoncd/pipeline)
+[ -n "$k8s_version" ] && [ -n "$etcd_version" ] && [ -n "$tekton_version" ] \
+  || { log "cannot read the pinned versions from go.mod"; exit 1; }
+
+out=${WFE_TESTBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/wfe-testbin/$k8s_version}
+mkdir -p "$out"
+
+# One build at a time per directory (bootstrap may run in two shells at once).
+exec 9>"$out/.lock"
+if command -v flock >/dev/null; then flock 9; fi
+
+apiserver_ok() {
+  [ -x "$out/kube-apiserver" ] \
+    && [ "$("$out/kube-apiserver" --version 2>/dev/null)" = "Kubernetes $k8s_version" ]
+}
+etcd_ok() {
+  [ -x "$out/etcd" ] \
+    && "$out/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${etcd_version#v}"
+}
+
+# The commit a version was tagged from, when the module proxy recorded it (for `--version`).
+origin_hash() {
+  go mod download -json "$1@$2" 2>/dev/null \
+    | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | head -n1
+}
+
+build() { # build <package> <output name> [ldflags]
+  local pkg=$1 name=$2 ldflags=${3:-}
+  local tmp="$out/.$name.tmp.$$"
+  log "building $name ($pkg) ..."
+  local start=$SECONDS
+  go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"
+  mv -f "$tmp" "$out/$name"
+  log "built $name in $((SECONDS - start)) s"
+}
+
+if [ "$force" = 1 ] || ! apiserver_ok; then
+  minor=${k8s_version#v1.}; minor=${minor%%.*}
+  commit=$(origin_hash k8s.io/kubernetes "$k8s_version")
+  v=k8s.io/component-base/version
+  flags="-X $v.gitVersion=$k8s_version -X $v.gitMajor=1 -X $v.gitMinor=$minor"
+  flags+=" -X $v.gitTreeState=clean -X $v.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  [ -n "$commit" ] && flags+=" -X $v.gitCommit=$commit"
+  build k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$flags"
+  apiserver_ok || { log "kube-apiserver --version is not 'Kubernetes $k8s_version'"; exit 1; }
+fi
+
+if [ "$force" = 1 ] || ! etcd_ok; then
+  commit=$(origin_hash go.etcd.io/etcd/server/v3 "$etcd_version")
+  flags=""
+  [ -n "$commit" ] && flags="-X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:8}"
+  build go.etcd.io/etcd/server/v3 etcd "$flags"
+  etcd_ok || { log "etcd --version does not report ${etcd_version#v}"; exit 1; }
+fi
+
+# Tekton's real CRDs, read from the module cache (downloaded by `go mod download` if missing).
+tekton_dir=$(go mod download -json "github.com/tektoncd/pipeline@$tekton_version" \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+mkdir -p "$out/tekton-crds"
+for f in 300-pipelinerun.yaml 300-taskrun.yaml; do
+  src="$tekton_dir/config/300-crds/$f"
+  [ -f "$src" ] || { log "missing $src in github.com/tektoncd/pipeline@$tekton_version"; exit 1; }
+  if ! cmp -s "$src" "$out/tekton-crds/$f"; then
+    install -m 0644 "$src" "$out/tekton-crds/$f"
+  fi
+done
+
+# What was built from what, for people and for wfe.dev.controlplane's error messages.
+cat > "$out/versions.env.tmp" <<VERSIONS
+KUBERNETES_VERSION=$k8s_version
+ETCD_VERSION=$etcd_version
+TEKTON_PIPELINE_VERSION=$tekton_version
+GO_VERSION=$(go env GOVERSION)
+VERSIONS
+if cmp -s "$out/versions.env.tmp" "$out/versions.env"; then rm -f "$out/versions.env.tmp"
+else mv -f "$out/versions.env.tmp" "$out/versions.env"; fi
+
+log "kube-apiserver $k8s_version, etcd $etcd_version, Tekton CRDs $tekton_version in:"
+echo "$out"
