@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from harness import Harness, new_namespace
+from harness import Harness, MakeHarness, new_namespace
 from kubernetes_asyncio.client import ApiClient
-
-MakeHarness = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from wfe.dev.tekton_sim import SimSettings, TektonSimulator
 from wfe.kube.client import Client
 from wfe.kube.errors import NotFound
 
-__all__ = ["Harness", "new_namespace", "wfe_body"]
+__all__ = ["Harness", "MakeHarness", "new_namespace", "wfe_body"]
 
 
 async def new_namespace(api: ApiClient, prefix: str) -> str:
@@ -181,3 +182,6 @@ class Harness:
             self.namespace, field_selector=f"involvedObject.name={name}"
         )
         return [e.reason for e in listed.items]
+
+
+MakeHarness = Callable[..., Awaitable[Harness]]

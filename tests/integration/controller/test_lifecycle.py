@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from harness import MakeHarness
 
-from conftest import MakeHarness
 from wfe.controller.resources import PIPELINE_RUNS
 from wfe.core.lock import lock_name
 from wfe.dev.eventually import eventually
