@@ -131,7 +131,8 @@ async def test_skipped_wfe_never_deletes_another_wfes_pipeline_run(harness: Make
     await h.client.delete(WORKFLOW_EXECUTIONS, h.namespace, "loser")
     await asyncio.sleep(1)
     still = await h.pipeline_run()
-    assert still is not None and still["metadata"]["uid"] == pr["metadata"]["uid"]
+    assert still is not None
+    assert still["metadata"]["uid"] == pr["metadata"]["uid"]
     await h.wait_phase("holder", "Completed")
 
 
