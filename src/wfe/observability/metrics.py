@@ -31,6 +31,17 @@ __all__ = ["ERROR_CATEGORIES", "Metrics"]
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 ERROR_CATEGORIES = ("validation", "external", "permission", "execution")
+_COMMON_ERRORS = (
+    ("validation", "ConfigurationError"),
+    ("external", "TektonUnavailable"),
+    ("permission", "Forbidden"),
+    ("execution", "OOMKilled"),
+    ("execution", "DeadlineExceeded"),
+    ("execution", "TaskFailed"),
+    ("execution", "ImagePullBackOff"),
+    ("execution", "ResourceExhausted"),
+    ("execution", "Unknown"),
+)
 _PHASE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 _FAST_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -160,6 +171,11 @@ class Metrics:
         for reason in (SkipReason.EXHAUSTED_RETRIES, SkipReason.PREVIOUS_EXECUTION_FAILED):
             self.backoff_skips.labels(reason=reason.value)
         self.leader.set(0)
+        # Pre-initialised so rate() sees the first increment of every common series.
+        for category, reason in _COMMON_ERRORS:
+            self.errors.labels(category=category, reason=reason)
+        for result in ("success", "error", "requeue"):
+            self.reconciles.labels(result=result)
         # Per-object label sets currently exported, to remove exactly those.
         self._objects: dict[tuple[str, str], set[str]] = {}
 
