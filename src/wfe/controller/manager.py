@@ -248,6 +248,7 @@ class Controller:
         )
         work = asyncio.create_task(self._contend(), name="leader")
         stopper = asyncio.create_task(stop.wait(), name="stop")
+        failure: BaseException | None = None
         try:
             await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -255,13 +256,18 @@ class Controller:
                 task.cancel()
             for task in (work, stopper):
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if work.done() and not work.cancelled() and work.exception() is not None:
-                _log.error("controller work ended with an error", error=str(work.exception()))
+                    try:
+                        await task
+                    except Exception as exc:
+                        failure = exc
             await self.audit.close()
             await self.probe_server.stop()
             await self.metrics_server.stop()
             _log.info("controller stopped")
+        if failure is not None:
+            # Crash the process: Kubernetes restarts it, and the restart is visible.
+            _log.error("controller work failed", error=repr(failure))
+            raise failure
 
     def _set_leading(self, leading: bool) -> None:
         self.leading = leading

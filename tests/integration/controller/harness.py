@@ -72,8 +72,9 @@ class Harness:
     settings: Settings
     client: Client = field(init=False)
     controller: Controller | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _replicas: list[tuple[Controller, asyncio.Event, asyncio.Task[None]]] = field(
+        default_factory=list
+    )
 
     def __post_init__(self) -> None:
         self.client = Client(self.api)
@@ -95,28 +96,34 @@ class Harness:
         values.update(overrides)
         return Settings.model_validate(values)
 
-    async def start_controller(self) -> Controller:
-        self._stop = asyncio.Event()
-        self.controller = Controller(self.settings, self.client)
-        self._tasks.append(asyncio.create_task(self.controller.run(self._stop)))
-        await eventually(
-            lambda: (
-                self.controller is not None
-                and self.controller.wfes is not None
-                and self.controller.wfes.synced
-            ),
-            30,
-            message="controller caches synced",
-        )
-        return self.controller
+    async def start_controller(self, **overrides: Any) -> Controller:
+        """Start one more controller (settings overridden per replica); wait until it serves."""
+        stop = asyncio.Event()
+        settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
+        controller = Controller(settings, self.client)
+        task = asyncio.create_task(controller.run(stop))
+        self._replicas.append((controller, stop, task))
+        self.controller = controller
+        if not settings.leader_election:
+            await eventually(
+                lambda: controller.wfes is not None and controller.wfes.synced,
+                30,
+                message="controller caches synced",
+            )
+        return controller
 
-    async def stop_controller(self) -> None:
-        self._stop.set()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        self.controller = None
+    async def stop_controller(self, controller: Controller | None = None) -> None:
+        """Stop one replica (default: all) the way SIGTERM does."""
+        keep = []
+        for replica in self._replicas:
+            if controller is None or replica[0] is controller:
+                replica[1].set()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await replica[2]
+            else:
+                keep.append(replica)
+        self._replicas = keep
+        self.controller = keep[-1][0] if keep else None
 
     async def start_simulator(self, *, duration: float = 1.0) -> asyncio.Task[None]:
         sim = TektonSimulator(

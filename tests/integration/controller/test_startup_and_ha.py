@@ -1,0 +1,85 @@
+"""SPEC §9: the start-up Tekton check, readiness, and leader election across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import aiohttp
+from harness import MakeHarness
+
+from wfe.dev.controlplane import ControlPlane
+from wfe.dev.eventually import eventually
+from wfe.dev.testbin import Testbin
+
+
+async def test_exits_non_zero_with_the_runbook_message_without_tekton(testbin: Testbin) -> None:
+    async with ControlPlane(testbin=testbin, install_crds=False) as bare:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wfe",
+            "run",
+            "--kubeconfig",
+            str(bare.admin_kubeconfig),
+            "--no-leader-election",
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--health-address",
+            "127.0.0.1:0",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "WFE_LOG_FORMAT": "json"},
+        )
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert "Required dependency check failed: Tekton Pipelines not available" in err.decode()
+
+
+async def test_readiness_and_metrics_endpoints(harness: MakeHarness) -> None:
+    h = await harness()
+    assert h.controller is not None
+    async with aiohttp.ClientSession() as http:
+        ready = await http.get(f"http://127.0.0.1:{h.controller.probe_server.port}/readyz")
+        assert ready.status == 200
+        health = await http.get(f"http://127.0.0.1:{h.controller.probe_server.port}/healthz")
+        assert health.status == 200
+        scrape = await (
+            await http.get(f"http://127.0.0.1:{h.controller.metrics_server.port}/metrics")
+        ).text()
+    assert 'workflowexecution_phase_transitions_total{phase="Pending"}' in scrape
+    assert "workflowexecution_leader 1.0" in scrape
+    assert "_created" not in scrape
+
+
+async def test_only_the_leader_acts_and_a_standby_takes_over(harness: MakeHarness) -> None:
+    h = await harness(leader_election=False)
+    await h.stop_controller()
+    lease = {
+        "leader_election": True,
+        "lease_namespace": h.exec_namespace,
+        "lease_duration": "4s",
+        "renew_deadline": "3s",
+        "retry_period": "0.5s",
+    }
+    first = await h.start_controller(**lease)
+    second = await h.start_controller(**lease)
+    leaders = await eventually(
+        lambda: [c for c in (first, second) if c.leading] or None, 20, message="a leader"
+    )
+    assert len(leaders) == 1
+    leader = leaders[0]
+    standby = second if leader is first else first
+    await asyncio.sleep(1)
+    assert not standby.leading
+    assert standby.wfes is None  # a standby runs no informers or workers
+
+    await h.create("under-leader")
+    await h.wait_phase("under-leader", "Completed")
+
+    await h.stop_controller(leader)  # graceful: releases the Lease
+    await eventually(lambda: standby.leading, 20, message="standby takes over")
+    await h.create("under-new-leader", target=h.target("other"))
+    await h.wait_phase("under-new-leader", "Completed")
