@@ -95,6 +95,24 @@ def _run(
     raise typer.Exit(asyncio.run(run_controller(settings, kubeconfig)))
 
 
+@app.command("demo")
+def _demo() -> None:
+    """Run the controller on a local control plane through a scripted incident."""
+    from wfe.cli.demo import run_demo
+
+    logs.configure_logging("warning", "console")
+    raise typer.Exit(asyncio.run(run_demo()))
+
+
+@app.command("dev")
+def _dev() -> None:
+    """Start a local control plane, the Tekton simulator and the controller; Ctrl-C stops."""
+    from wfe.cli.dev import run_dev
+
+    logs.configure_logging("info", "console")
+    raise typer.Exit(asyncio.run(run_dev()))
+
+
 def main() -> None:
     """Entry point for `python -m wfe`."""
     app()

@@ -26,6 +26,7 @@ import structlog
 
 from wfe.api.enums import Phase
 from wfe.api.models import LocalObjectReference, WorkflowExecutionStatus
+from wfe.controller.own_writes import OwnWrites
 from wfe.controller.patches import status_patch
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.core import clearance, contention, decide, history, lock, progress, release
@@ -87,6 +88,7 @@ class Reconciler:
         self._recorder = recorder
         self._now = now
         self._refusals: set[tuple[str, str]] = set()
+        self._own = OwnWrites()
 
     @property
     def _ns(self) -> str:
@@ -95,7 +97,7 @@ class Reconciler:
     async def reconcile(self, key: str) -> Result:
         """Bring WorkflowExecution `namespace/name` one step closer to what the core wants."""
         namespace, _, name = key.partition("/")
-        cached = self._wfes.get(namespace, name)
+        cached = self._own.newest(key, self._wfes.get(namespace, name))
         if cached is None:
             self._recorder.metrics.forget(namespace, name)
             return Result()
@@ -450,8 +452,7 @@ class Reconciler:
             )
         except errors.Conflict as exc:
             raise Retry("WorkflowExecution changed; re-reading") from exc
-        meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
-        meta["finalizers"] = updated["metadata"].get("finalizers")
+        self._took(obj, updated)
 
     async def _drop_finalizer(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
@@ -472,7 +473,14 @@ class Reconciler:
             return
         except errors.Conflict as exc:
             raise Retry("WorkflowExecution changed; re-reading") from exc
-        meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
+        self._took(obj, updated)
+
+    def _took(self, obj: dict[str, Any], updated: dict[str, Any]) -> None:
+        """Continue from what a write returned, and remember it for the next reconcile."""
+        meta = obj["metadata"]
+        self._own.wrote(f"{meta['namespace']}/{meta['name']}", meta["resourceVersion"], updated)
+        obj.clear()
+        obj.update(copy.deepcopy(updated))
 
     async def _write_status(
         self,
@@ -508,6 +516,5 @@ class Reconciler:
                 meta["resourceVersion"] = fresh["metadata"]["resourceVersion"]
                 old = current.status
                 continue
-            meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
-            obj["status"] = updated.get("status", {})
+            self._took(obj, updated)
             return

@@ -172,8 +172,8 @@ class Metrics:
             self.backoff_skips.labels(reason=reason.value)
         self.leader.set(0)
         # Pre-initialised so rate() sees the first increment of every common series.
-        for category, reason in _COMMON_ERRORS:
-            self.errors.labels(category=category, reason=reason)
+        for category, error in _COMMON_ERRORS:
+            self.errors.labels(category=category, reason=error)
         for result in ("success", "error", "requeue"):
             self.reconciles.labels(result=result)
         # Per-object label sets currently exported, to remove exactly those.
