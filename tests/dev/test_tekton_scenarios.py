@@ -272,6 +272,20 @@ def test_stop_run_finally_keeps_a_failure() -> None:
     assert state.status["conditions"][0]["reason"] == "Failed"
 
 
+def test_a_pending_run_waits() -> None:
+    pr = request(load("succeeded"), status="PipelineRunPending")
+    state = run(Scenario.SUCCESS, pr, 5 * D)
+    assert not state.done
+    assert state.next_change is None
+    assert state.task_runs == ()
+    assert state.status == {
+        "conditions": shapes.condition(
+            "Unknown", "PipelineRunPending", f'PipelineRun "{pr["metadata"]["name"]}" is pending',
+            START,
+        )
+    }  # fmt: skip
+
+
 # -- choosing ------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -75,9 +75,9 @@ class _Response:
 def _api_exception(
     status: int, body: str, headers: dict[str, str] | None = None, *, decoded: bool = True
 ) -> ApiException:
-    exc = ApiException(http_resp=_Response(status, body.encode(), headers))
+    exc = ApiException(http_resp=cast(Any, _Response(status, body.encode(), headers)))
     if decoded:
-        exc.body = body  # ApiClient decodes the body before re-raising; rest.py leaves bytes
+        exc.body = cast(Any, body)  # ApiClient decodes the body before re-raising; rest.py doesn't
     return exc
 
 
@@ -178,7 +178,7 @@ def test_a_json_body_that_is_not_a_status_is_treated_as_text() -> None:
     [
         aiohttp.ClientConnectionError("Cannot connect to host 127.0.0.1:1"),
         aiohttp.ServerDisconnectedError(),
-        asyncio.TimeoutError(),
+        TimeoutError(),
         ConnectionRefusedError(111, "Connection refused"),
     ],
     ids=["client-connection", "disconnected", "timeout", "refused"],

@@ -50,7 +50,7 @@ class ScriptedApi(Client):
             self.objects[object_key(obj)] = obj
             self.rv = max(self.rv, int(obj["metadata"]["resourceVersion"]))
 
-    async def list(  # type: ignore[override]
+    async def list(
         self,
         res: Resource,
         namespace: str | None = None,
@@ -73,7 +73,7 @@ class ScriptedApi(Client):
             meta["continue"] = str(end)
         return {"items": items[start:end], "metadata": meta}
 
-    async def watch(  # type: ignore[override]
+    async def watch(
         self,
         res: Resource,
         namespace: str | None,
@@ -389,3 +389,21 @@ async def test_a_watch_that_ends_at_once_without_events_is_not_reopened_in_a_tig
 
         await clock.advance(1.0)
         assert api.watch_calls == ["100", "100"]
+
+
+async def test_repeated_list_failures_back_off_exponentially(
+    api: ScriptedApi, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("wfe.kube.informer.random.uniform", lambda low, high: high)
+    api.list_errors = [errors.ServerError("down", status=503, reason="ServiceUnavailable")] * 4
+    informer = Informer(api, THINGS, clock=clock, backoff_base=1.0, backoff_max=4.0)
+
+    async with running(informer):
+        calls = []
+        for _ in range(12):
+            calls.append(len(api.list_calls))
+            await clock.advance(1.0)
+
+        # Failures at t=0, 1, 3, 7 (waits 1, 2, 4 and then the 4 s cap); success at t=11.
+        assert calls == [1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5]
+        assert informer.synced

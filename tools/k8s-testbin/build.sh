@@ -53,14 +53,16 @@ apiserver_ok() {
     && [ "$("$out/kube-apiserver" --version 2>/dev/null)" = "Kubernetes $k8s_version" ]
 }
 etcd_ok() {
-  [ -x "$out/etcd" ] \
-    && "$out/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${etcd_version#v}"
+  [ -x "$out/etcd" ] || return 1
+  local reported
+  reported=$("$out/etcd" --version 2>/dev/null) || return 1
+  [[ $'\n'"$reported"$'\n' == *$'\n'"etcd Version: ${etcd_version#v}"$'\n'* ]]
 }
 
 # The commit a version was tagged from, when the module proxy recorded it (for `--version`).
 origin_hash() {
-  go mod download -json "$1@$2" 2>/dev/null \
-    | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | head -n1
+  { go mod download -json "$1@$2" 2>/dev/null || true; } \
+    | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p;T;q'
 }
 
 build() { # build <package> <output name> [ldflags]

@@ -170,7 +170,8 @@ class Timeline:
         config = scenario in CONFIG_SCENARIOS
         resolved_at = duration if config else duration * _RESOLVE_SHARE
         mode = spec.get("status") or None
-        stop = (stop_seen_at if stop_seen_at is not None else elapsed) if mode else None
+        stopping = mode in ("Cancelled", "CancelledRunFinally", "StoppedRunFinally")
+        stop = (stop_seen_at if stop_seen_at is not None else elapsed) if stopping else None
         stopped = stop if mode == "StoppedRunFinally" else None
         lives = () if config else _lives(_PLANS[scenario], resolved_at, duration, stopped)
         natural: float | None

@@ -10,7 +10,8 @@ timeline and :mod:`wfe.dev.tekton_taskruns` the TaskRuns.
 A scenario is chosen per PipelineRun: annotation ``sim.kubernaut.ai/scenario``, else the
 parameter ``SIM_SCENARIO``, else a per-target mapping (annotation
 ``kubernaut.ai/target-resource``), else a default. Its duration comes from annotation
-``sim.kubernaut.ai/duration`` (seconds), else a default.
+``sim.kubernaut.ai/duration`` (seconds), else a default. A PipelineRun created with
+``spec.status: PipelineRunPending`` stays pending (no start, no TaskRuns) until that is cleared.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from wfe.dev.tekton_taskruns import task_run
 
 __all__ = [
     "DURATION_ANNOTATION",
+    "PENDING",
     "SCENARIO_ANNOTATION",
     "SCENARIO_PARAMETER",
     "TARGET_ANNOTATION",
@@ -42,6 +44,7 @@ SCENARIO_ANNOTATION = "sim.kubernaut.ai/scenario"
 DURATION_ANNOTATION = "sim.kubernaut.ai/duration"
 SCENARIO_PARAMETER = "SIM_SCENARIO"
 TARGET_ANNOTATION = "kubernaut.ai/target-resource"
+PENDING = "PipelineRunPending"
 _MISSING_PARAMETER = "CHANGE_TICKET"
 
 
@@ -123,6 +126,17 @@ def simulate(
     first seen set (the caller remembers it; when ``spec.status`` is set and it is None, the
     stop happens now).
     """
+    if (pipeline_run.get("spec") or {}).get("status") == PENDING:
+        # pipelinerun.go: a pending run is not started (no startTime) and creates nothing.
+        name = (pipeline_run.get("metadata") or {}).get("name")
+        text = f'PipelineRun "{name}" is pending'
+        return SimulatedRun(
+            status={"conditions": shapes.condition("Unknown", "PipelineRunPending", text, start)},
+            task_runs=(),
+            labels={},
+            done=False,
+            next_change=None,
+        )
     timeline = Timeline.of(
         pipeline_run,
         scenario=scenario,

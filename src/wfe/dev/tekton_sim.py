@@ -39,10 +39,10 @@ from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from wfe.dev import tekton_shapes as shapes
-from wfe.dev.tekton_scenarios import Scenario, duration_for, scenario_for, simulate
+from wfe.dev.tekton_scenarios import PENDING, Scenario, duration_for, scenario_for, simulate
 from wfe.dev.tekton_shapes import Json
 
-__all__ = ["SimSettings", "TektonSimulator", "main"]
+__all__ = ["MERGE_PATCH", "SimSettings", "TektonSimulator", "main"]
 
 _log = structlog.get_logger(__name__)
 
@@ -75,6 +75,7 @@ class _Run:
     start: datetime
     pipeline_run: Json
     stop_seen_at: float | None = None
+    pending: bool = False
     written_status: Json | None = None
     written_labels: bool = False
     task_runs: dict[str, tuple[Json, Json]] = field(default_factory=dict)
@@ -190,7 +191,11 @@ class TektonSimulator:
             run = _Run(uid=uid, start=start, pipeline_run=pipeline_run)
             self._runs[uid] = run
         run.pipeline_run = pipeline_run
-        if (pipeline_run.get("spec") or {}).get("status") and run.stop_seen_at is None:
+        spec_status = (pipeline_run.get("spec") or {}).get("status")
+        if spec_status == PENDING or run.pending:  # a pending run starts once released
+            run.pending = spec_status == PENDING
+            run.start = self._clock().replace(microsecond=0)
+        elif spec_status and run.stop_seen_at is None:
             run.stop_seen_at = (self._clock() - run.start).total_seconds()
         self._wake.set()
 
@@ -239,10 +244,12 @@ class TektonSimulator:
             duration=duration,
             stop_seen_at=run.stop_seen_at,
         )
-        labels = (pr["metadata"].get("labels")) or {}
-        if not run.written_labels and any(labels.get(k) != v for k, v in state.labels.items()):
-            await self._merge_patch("pipelineruns", name, {"metadata": {"labels": state.labels}})
-        run.written_labels = True
+        labels = pr["metadata"].get("labels") or {}
+        if state.labels and not run.written_labels:
+            if any(labels.get(k) != v for k, v in state.labels.items()):
+                patch = {"metadata": {"labels": dict(state.labels)}}
+                await self._merge_patch("pipelineruns", name, patch)
+            run.written_labels = True
         for task_run in state.task_runs:
             await self._write_task_run(run, task_run)
         if state.status != run.written_status:

@@ -20,7 +20,6 @@ Traps handled here, once:
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import collections
 import json
@@ -49,7 +48,7 @@ KubeObject = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
 
-_CONNECTION_ERRORS = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+_CONNECTION_ERRORS = (ApiException, aiohttp.ClientError, TimeoutError, OSError)
 _JSON = {200: "object", 201: "object", 202: "object"}
 
 

@@ -25,7 +25,6 @@ stays readable and cannot carry a whole page.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -289,7 +288,7 @@ def api_error(
             name=name,
             retry_after=retry_after,
         )
-    elif isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+    elif isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         text = str(exc) or type(exc).__name__
         error = Unavailable(
             _truncate(text), reason="Unavailable", kind=kind, namespace=namespace, name=name

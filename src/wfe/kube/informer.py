@@ -114,6 +114,7 @@ class Informer:
         """The resourceVersion the cache is current to."""
         self.relists = 0
         """How many times the cache was listed (the first list included)."""
+        self._watch_events = 0
 
     # -- reading the cache -------------------------------------------------------------------
 
@@ -211,6 +212,7 @@ class Informer:
         failures = 0
         must_list = True
         while True:
+            self._watch_events = 0
             try:
                 if must_list:
                     await self._relist()
@@ -219,20 +221,20 @@ class Informer:
                 # Progress is kept in self.resource_version event by event, so after an error
                 # the watch resumes from the last event seen.
                 started = self._clock.now()
-                if not await self._watch_once(self.resource_version):
-                    if self._clock.now() - started < 1.0:
-                        # Ended at once with nothing to say: don't spin on a broken server.
-                        await self._clock.sleep(self._backoff(1))
+                await self._watch_once(self.resource_version)
+                if not self._watch_events and self._clock.now() - started < 1.0:
+                    # Ended at once with nothing to say: don't spin on a broken server.
+                    await self._clock.sleep(self._backoff(1))
                 failures = 0
             except (Gone, _WatchExpired):
                 # Re-list at once; only a second 410 in a row (right after a fresh list) waits.
                 _log.info("watch expired, listing again", kind=self.resource.kind)
                 must_list = True
-                failures += 1
+                failures = 1 if self._watch_events else failures + 1
                 if failures > 1:
                     await self._clock.sleep(self._backoff(failures - 1))
             except ApiError as exc:
-                failures += 1
+                failures = 1 if self._watch_events else failures + 1
                 delay = self._backoff(failures)
                 self.healthy = False
                 self.last_error = exc
@@ -296,8 +298,12 @@ class Informer:
             _log.info("informer synced", kind=self.resource.kind, objects=len(self._store))
             self._synced.set()
 
-    async def _watch_once(self, rv: str) -> int:
-        """One watch from ``rv`` until the server ends it (or it fails); the events seen."""
+    async def _watch_once(self, rv: str) -> None:
+        """One watch from ``rv`` until the server ends it (or it fails).
+
+        Counts its events in ``_watch_events``: a watch that delivered any made progress, so
+        the failure count (and the backoff) starts again after it.
+        """
         events = self.client.watch(
             self.resource,
             self.namespace,
@@ -306,12 +312,10 @@ class Informer:
             label_selector=self.label_selector,
             on_open=self._mark_healthy,
         )
-        seen = 0
         async with contextlib.aclosing(events):
             async for event in events:
-                seen += 1
                 self.resource_version = self._apply(event) or self.resource_version
-        return seen
+                self._watch_events += 1
 
     def _apply(self, event: Mapping[str, Any]) -> str:
         """Apply one watch event to the cache; its resourceVersion."""

@@ -171,7 +171,10 @@ class LeaderElector:
                     _log.info("leader work finished", lease=self.name, identity=self.identity)
                     return True
                 remaining = self._last_renew + self.renew_deadline - self._clock.now()
-                if await self._attempt(timeout=max(remaining, 0.001)):
+                if remaining <= 0:
+                    continue  # out of time: reported and returned at the top
+                # The attempt may not outlive the deadline: past it, another replica may lead.
+                if await self._attempt(timeout=remaining):
                     continue
                 if self.holder and self.holder != self.identity:
                     _log.error(
@@ -240,9 +243,8 @@ class LeaderElector:
         stamp = _micro_time()
         if self.holder != self.identity:
             new_spec["acquireTime"] = stamp
-            new_spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (
-                1 if self.holder else 0
-            )
+            # Counted on every change of holder, a released (empty) one included (client-go).
+            new_spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         new_spec["holderIdentity"] = self.identity
         new_spec["leaseDurationSeconds"] = math.ceil(self.lease_duration)
         new_spec["renewTime"] = stamp

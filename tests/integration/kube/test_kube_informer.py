@@ -38,7 +38,7 @@ class CountingClient(Client):
         super().__init__(api)
         self.pages: list[tuple[int | None, bool]] = []
 
-    async def list(self, res: Resource, namespace: str | None = None, **kw: Any) -> KubeObject:  # type: ignore[override]
+    async def list(self, res: Resource, namespace: str | None = None, **kw: Any) -> KubeObject:
         self.pages.append((kw.get("limit"), kw.get("continue_token") is not None))
         return await super().list(res, namespace, **kw)
 
@@ -52,7 +52,7 @@ class StaleWatchClient(Client):
         self.gate = asyncio.Event()
         self.expired = False
 
-    async def watch(  # type: ignore[override]
+    async def watch(
         self, res: Resource, namespace: str | None, *, resource_version: str, **kw: Any
     ) -> AsyncGenerator[KubeObject, None]:
         await self.gate.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from wfe.kube.leader import LeaderElector
 Eventually = Callable[..., Awaitable[Any]]
 MakeApiClient = Callable[[Path], Awaitable[ApiClient]]
 LEASE = "workflowexecution.kubernaut.ai"
-TIMINGS = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.25}
+TIMINGS: dict[str, Any] = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.25}
 
 
 class CuttableClient(Client):
@@ -96,7 +97,7 @@ async def holder(client: Client, namespace: str) -> str:
 
 def _no_overlap(a: Replica, b: Replica) -> None:
     spans = sorted(a.spans + b.spans)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"two replicas worked at once: {spans}"
 
 
@@ -108,7 +109,8 @@ async def test_only_one_of_two_replicas_leads(
         await asyncio.sleep(2 * TIMINGS["lease_duration"])  # several renewals
 
         leader, follower = (a, b) if a.working else (b, a)
-        assert leader.elector.is_leader and not follower.elector.is_leader
+        assert leader.elector.is_leader
+        assert not follower.elector.is_leader
         assert not follower.spans
         assert leader.changes == [True]
         assert follower.changes == []
