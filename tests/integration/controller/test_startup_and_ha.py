@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 from harness import MakeHarness
+from kubernetes_asyncio.client import ApiClient, CoordinationV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from wfe.dev.controlplane import ControlPlane
 from wfe.dev.eventually import eventually
@@ -83,3 +87,43 @@ async def test_only_the_leader_acts_and_a_standby_takes_over(harness: MakeHarnes
     await eventually(lambda: standby.leading, 20, message="standby takes over")
     await h.create("under-new-leader", target=h.target("other"))
     await h.wait_phase("under-new-leader", "Completed")
+
+
+async def test_sigterm_stops_gracefully_and_releases_the_lease(
+    admin_kubeconfig: Path, api_client: ApiClient, namespace: str
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wfe",
+        "run",
+        "--kubeconfig",
+        str(admin_kubeconfig),
+        "--metrics-address",
+        "127.0.0.1:0",
+        "--health-address",
+        "127.0.0.1:0",
+        "--watch-namespace",
+        namespace,
+        "--set",
+        f"lease_namespace={namespace}",
+        "--set",
+        f"execution_namespace={namespace}",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    leases = CoordinationV1Api(api_client)
+
+    async def held() -> str | None:
+        try:
+            lease = await leases.read_namespaced_lease("workflowexecution.kubernaut.ai", namespace)
+        except ApiException:
+            return None
+        return lease.spec.holder_identity or None
+
+    holder = await eventually(held, 30, message="the controller takes the Lease")
+    assert holder
+    proc.send_signal(signal.SIGTERM)
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert await held() is None, "the Lease is released on graceful shutdown"
