@@ -28,6 +28,8 @@ from wfe.kube.client import Client
 from wfe.kube.informer import Informer, object_key
 from wfe.kube.workqueue import ShutDown, WorkQueue
 from wfe.observability.audit import AuditSink, LogAuditSink
+from wfe.observability.audit_http import HttpAuditSink, TeeAuditSink
+from wfe.observability.events import EventPublisher
 from wfe.observability.metrics import Metrics
 from wfe.observability.recorder import Recorder
 from wfe.tekton import pipelinerun, status
@@ -99,14 +101,28 @@ class Controller:
         self.client = client
         self.policy = settings.policy()
         self.metrics = metrics or Metrics(retention=settings.metric_retention)
-        self.audit = audit or LogAuditSink()
+        self.audit = audit or self._audit_sink()
         self.identity = identity or f"{socket.gethostname()}-{time.time_ns() % 10**9}"
-        self.recorder = Recorder(metrics=self.metrics, events=client, audit=self.audit)
+        self.events = EventPublisher(client, on_drop=self.metrics.events_failed.inc)
+        self.recorder = Recorder(metrics=self.metrics, events=self.events, audit=self.audit)
         self.leading = False
         self.metrics_server = HttpServer.metrics(self.metrics.registry, settings.metrics_address)
         self.probe_server = HttpServer.probes(self._not_ready, settings.health_address)
         self.wfes: Informer | None = None
         self.queue: WorkQueue[str] | None = None
+
+    def _audit_sink(self) -> AuditSink:
+        """Logs always; the Data Storage batch endpoint too when one is configured."""
+        s = self.settings
+        if s.audit_endpoint is None:
+            return LogAuditSink()
+        http = HttpAuditSink(
+            s.audit_endpoint,
+            metrics=self.metrics,
+            buffer_size=s.audit_buffer_size,
+            batch_size=s.audit_batch_size,
+        )
+        return TeeAuditSink(LogAuditSink(), http)
 
     # --- readiness ----------------------------------------------------------------------------
 
@@ -196,6 +212,9 @@ class Controller:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.wfes = None
+            # A demoted replica must not keep exporting Running/lock series it no longer
+            # maintains (they would fire Stuck/LockStuck alerts); the new leader exports them.
+            self.metrics.forget_all()
 
     async def _worker(self, queue: WorkQueue[str], reconciler: Reconciler) -> None:
         while True:
@@ -238,6 +257,7 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve probes and metrics; lead (or wait to lead) until `stop` is set."""
+        await self.audit.start()
         await self.metrics_server.start()
         await self.probe_server.start()
         _log.info(
@@ -260,6 +280,7 @@ class Controller:
                         await task
                     except Exception as exc:
                         failure = exc
+            await self.events.close()
             await self.audit.close()
             await self.probe_server.stop()
             await self.metrics_server.stop()

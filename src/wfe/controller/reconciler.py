@@ -16,6 +16,7 @@ status write is minutes old by then, and an unhealthy watch makes every decision
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import structlog
 
 from wfe.api.enums import Phase
-from wfe.api.models import LocalObjectReference, WorkflowExecutionStatus
+from wfe.api.models import LocalObjectReference, SkipDetails, WorkflowExecutionStatus
 from wfe.controller.own_writes import OwnWrites
 from wfe.controller.patches import status_patch
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
@@ -43,6 +44,8 @@ __all__ = ["TARGET_INDEX", "TASK_RUN_INDEX", "Reconciler", "Result", "Retry"]
 TARGET_INDEX = "target"
 TASK_RUN_INDEX = "pipelineRun"
 _CREATE_ATTEMPTS = 3
+_ADOPT = object()
+_RETRY = object()
 _log = structlog.get_logger("wfe.controller")
 
 
@@ -166,6 +169,8 @@ class Reconciler:
             return await self._adopt(obj, record, existing, others, now)
         if isinstance(decision, decide.Run):
             return await self._run(obj, record, decision, now)
+        # Only after an interrupted attempt does an undecided object carry our finalizer.
+        await self._drop_finalizer(obj)
         await self._write_status(obj, record.status, decision.status)
         if isinstance(decision, decide.Fail):
             await self._recorder.finished(record, decision.status, now=now, from_pending=True)
@@ -204,7 +209,6 @@ class Reconciler:
         self, obj: dict[str, Any], record: history.WfeRecord, decision: decide.Run, now: datetime
     ) -> Result:
         structlog.contextvars.bind_contextvars(lock=decision.lock)
-        await self._ensure_finalizer(obj)
         manifest = pipelinerun.build_pipeline_run(
             decision.valid,
             namespace=record.namespace,
@@ -212,15 +216,42 @@ class Reconciler:
             uid=record.uid,
             execution_namespace=self._ns,
         )
+        # The finalizer patch and the lock's create are independent round trips: run them
+        # together. Whichever fails, the next reconcile finds a consistent state: a created
+        # lock labelled for us is adopted (and gets the finalizer then); an orphan left by a
+        # deletion in between is a stale lock the next WorkflowExecution releases.
+        finalizer = asyncio.create_task(self._ensure_finalizer(obj))
+        try:
+            busy = await self._take_lock(record, decision, manifest, now)
+        finally:
+            await finalizer
+        if busy is not None:
+            skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=busy)
+            await self._drop_finalizer(obj)
+            await self._write_status(obj, record.status, skipped)
+            await self._recorder.skipped(record, skipped, now=now)
+            return Result()
+        await self._write_status(obj, record.status, decision.status, retry_if_unchanged=True)
+        await self._recorder.started(record, decision.status, now=now)
+        return Result()
+
+    async def _take_lock(
+        self,
+        record: history.WfeRecord,
+        decision: decide.Run,
+        manifest: dict[str, Any],
+        now: datetime,
+    ) -> SkipDetails | None:
+        """Create (or adopt) the lock; the ResourceBusy details if another holds it."""
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 await self._client.create(PIPELINE_RUNS, self._ns, manifest)
-                break
+                return None
             except errors.AlreadyExists:
-                outcome = await self._contend(obj, record, decision, now)
-                if outcome == "adopt":
-                    break
-                if isinstance(outcome, Result):
+                outcome = await self._contend(record, decision, now)
+                if outcome is _ADOPT:
+                    return None
+                if isinstance(outcome, SkipDetails):
                     return outcome
             except errors.NotFound as exc:
                 self._recorder.metrics.error("external", "TektonUnavailable")
@@ -231,20 +262,16 @@ class Reconciler:
             except errors.Unavailable as exc:
                 self._recorder.metrics.error("external", "APIUnavailable")
                 raise Retry(str(exc)) from exc
-        else:
-            raise Retry("lock contention did not settle")
-        await self._write_status(obj, record.status, decision.status, retry_if_unchanged=True)
-        await self._recorder.started(record, decision.status, now=now)
-        return Result()
+        raise Retry("lock contention did not settle")
 
     async def _contend(
-        self, obj: dict[str, Any], record: history.WfeRecord, decision: decide.Run, now: datetime
-    ) -> str | Result:
-        """The lock exists: adopt, skip as busy, or release a stale one ("retry")."""
+        self, record: history.WfeRecord, decision: decide.Run, now: datetime
+    ) -> object:
+        """The lock exists: `_ADOPT`, the busy details, or `_RETRY` after releasing a stale one."""
         try:
             existing = await self._client.get(PIPELINE_RUNS, self._ns, decision.lock)
         except errors.NotFound:
-            return "retry"  # released between our create and our read
+            return _RETRY  # released between our create and our read
         labels = _labels(existing)
         owner = await self._read_owner(labels)
         resolution = contention.resolve_existing(
@@ -258,13 +285,9 @@ class Reconciler:
             policy=self._policy,
         )
         if isinstance(resolution, contention.Adopt):
-            return "adopt"
+            return _ADOPT
         if isinstance(resolution, contention.Busy):
-            skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=resolution.details)
-            await self._drop_finalizer(obj)
-            await self._write_status(obj, record.status, skipped)
-            await self._recorder.skipped(record, skipped, now=now)
-            return Result()
+            return resolution.details
         meta = existing["metadata"]
         try:
             await self._client.delete(
@@ -275,12 +298,12 @@ class Reconciler:
                 resource_version=meta.get("resourceVersion"),
             )
         except (errors.NotFound, errors.Conflict):
-            return "retry"  # it changed under us: look again
+            return _RETRY  # it changed under us: look again
         owner_key = f"{resolution.owner_namespace}/{resolution.owner_name}"
         await self._recorder.stale_lock_released(
             record, decision.lock, owner=owner_key, why=resolution.why, now=now
         )
-        return "retry"
+        return _RETRY
 
     async def _read_owner(self, labels: Mapping[str, str]) -> history.WfeRecord | None:
         namespace = labels.get(contention.OWNER_NAMESPACE_LABEL)

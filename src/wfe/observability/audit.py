@@ -77,6 +77,8 @@ class AuditSink(Protocol):
 
     def emit(self, event: AuditEvent) -> None: ...
 
+    async def start(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -88,6 +90,9 @@ class LogAuditSink:
 
     def emit(self, event: AuditEvent) -> None:
         self._log.info("audit event", audit=event.to_wire())
+
+    async def start(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None

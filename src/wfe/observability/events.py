@@ -2,18 +2,25 @@
 
 An Event that cannot be written is logged and counted, never retried into a loop and never
 allowed to fail the reconcile: the status is the record of truth, Events are for people.
+`EventPublisher` sends them from a bounded queue in the background, so a reconcile never waits
+for an Event (under an alert storm that halves the API round trips on the decision path).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+import structlog
+
 from wfe.api.models import API_VERSION, KIND, format_time
 
-__all__ = ["COMPONENT", "EventReason", "EventWriter", "event_body"]
+__all__ = ["COMPONENT", "EventPublisher", "EventReason", "EventWriter", "event_body"]
 
 COMPONENT = "workflow-execution"
 
@@ -73,3 +80,64 @@ def event_body(
         "lastTimestamp": stamp,
         "count": 1,
     }
+
+
+class EventPublisher:
+    """Writes Events in the background from a bounded queue; drops (and counts) when full.
+
+    Args:
+        writer: where Events go (the API client).
+        on_drop: called once per Event that was not written (queue full or write failed).
+        capacity: Events waiting at most.
+        senders: concurrent writers.
+    """
+
+    def __init__(
+        self,
+        writer: EventWriter,
+        *,
+        on_drop: Callable[[], None],
+        capacity: int = 1000,
+        senders: int = 4,
+    ) -> None:
+        self._writer = writer
+        self._on_drop = on_drop
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(capacity)
+        self._senders = senders
+        self._tasks: list[asyncio.Task[None]] = []
+        self._log = structlog.get_logger("wfe.events")
+
+    def publish(self, namespace: str, body: dict[str, Any]) -> None:
+        """Queue an Event; never blocks, never raises."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._send(), name=f"event-sender-{n}")
+                for n in range(self._senders)
+            ]
+        try:
+            self._queue.put_nowait((namespace, body))
+        except asyncio.QueueFull:
+            self._on_drop()
+
+    async def _send(self) -> None:
+        while True:
+            namespace, body = await self._queue.get()
+            try:
+                await self._writer.create_event(namespace, body)
+            except Exception as exc:  # best-effort by design
+                self._on_drop()
+                self._log.warning("event not written", reason=body.get("reason"), error=str(exc))
+            finally:
+                self._queue.task_done()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (up to `timeout` seconds), then stop the senders."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []

@@ -176,6 +176,8 @@ class Metrics:
             self.errors.labels(category=category, reason=error)
         for result in ("success", "error", "requeue"):
             self.reconciles.labels(result=result)
+        for drop in ("buffer_full", "rejected", "shutdown"):
+            self.audit_dropped.labels(reason=drop)
         # Per-object label sets currently exported, to remove exactly those.
         self._objects: dict[tuple[str, str], set[str]] = {}
 
@@ -233,6 +235,11 @@ class Metrics:
     def forget(self, namespace: str, name: str) -> None:
         """Remove every per-object series of a WorkflowExecution that is gone."""
         self._apply(namespace, name, {})
+
+    def forget_all(self) -> None:
+        """Remove every per-object series (this replica stopped leading)."""
+        for namespace, name in list(self._objects):
+            self.forget(namespace, name)
 
     def _apply(self, namespace: str, name: str, wanted: dict[str, float]) -> None:
         key = (namespace, name)

@@ -14,7 +14,7 @@ from wfe.api.enums import FailureReason, Outcome, Phase
 from wfe.api.models import BlockClearance, WorkflowExecutionStatus
 from wfe.core.history import WfeRecord
 from wfe.observability.audit import AuditEvent, AuditSink, AuditType
-from wfe.observability.events import EventReason, EventWriter, event_body
+from wfe.observability.events import EventPublisher, EventReason, event_body
 from wfe.observability.metrics import Metrics
 
 __all__ = ["Recorder", "error_category"]
@@ -40,7 +40,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 class Recorder:
     """Records outcomes of reconciles."""
 
-    def __init__(self, *, metrics: Metrics, events: EventWriter, audit: AuditSink) -> None:
+    def __init__(self, *, metrics: Metrics, events: EventPublisher, audit: AuditSink) -> None:
         self.metrics = metrics
         self._events = events
         self._audit = audit
@@ -56,11 +56,7 @@ class Recorder:
             uid=wfe.uid,
             now=now,
         )
-        try:
-            await self._events.create_event(wfe.namespace, body)
-        except Exception as exc:  # Events are best-effort: never fail the reconcile.
-            self.metrics.events_failed.inc()
-            _log.warning("event not written", reason=str(reason), error=str(exc))
+        self._events.publish(wfe.namespace, body)
 
     def _audit_emit(
         self, wfe: WfeRecord, kind: AuditType, outcome: str, now: datetime, **data: object

@@ -183,6 +183,14 @@ class Harness:
         )
         return list(listed.get("items", []))
 
+    async def has_events(self, name: str, *reasons: str, timeout: float = 10) -> None:
+        """Events are written in the background: wait until all `reasons` are there."""
+
+        async def check() -> bool:
+            return set(reasons) <= set(await self.events(name))
+
+        await eventually(check, timeout, message=f"events {reasons} on {name}")
+
     async def events(self, name: str) -> list[str]:
         core = CoreV1Api(self.api)
         listed = await core.list_namespaced_event(

@@ -36,9 +36,7 @@ async def test_completes_and_releases_the_lock_after_cooldown(harness: MakeHarne
         return "lockReleasedAt" in status and await h.pipeline_run() is None
 
     await eventually(released, 20)
-    events = await h.events("fix-1")
-    for reason in ("PipelineRunCreated", "WorkflowCompleted", "LockReleased"):
-        assert reason in events
+    await h.has_events("fix-1", "PipelineRunCreated", "WorkflowCompleted", "LockReleased")
 
 
 @pytest.mark.parametrize(
@@ -66,7 +64,7 @@ async def test_failure_classes(harness: MakeHarness, scenario: str, reason: str,
     assert details["naturalLanguageSummary"]
     assert failed["consecutiveFailures"] == 1
     assert ("nextAllowedExecution" in failed) is (not ran)
-    assert "WorkflowFailed" in await h.events("broken")
+    await h.has_events("broken", "WorkflowFailed")
 
 
 async def test_cancelling_the_pipeline_run_fails_as_unknown_and_blocks(

@@ -117,7 +117,7 @@ async def test_stale_lock_of_a_vanished_owner_is_released_and_audited(
     fresh = await h.pipeline_run()
     assert fresh is not None
     assert fresh["metadata"]["uid"] != stale["metadata"]["uid"]
-    assert "StaleLockReleased" in await h.events("next")
+    await h.has_events("next", "StaleLockReleased")
 
 
 async def test_skipped_wfe_never_deletes_another_wfes_pipeline_run(harness: MakeHarness) -> None:
@@ -196,7 +196,7 @@ async def test_failure_that_ran_blocks_until_cleared(harness: MakeHarness) -> No
         {"metadata": {"annotations": {"kubernaut.ai/clear-block": "raised the memory limit"}}},
     )
     await eventually(lambda: _has(h, "oom", "blockClearance"), 20)
-    assert "BlockCleared" in await h.events("oom")
+    await h.has_events("oom", "BlockCleared")
     await h.create("after")
     await h.wait_phase("after", "Completed")
 
