@@ -7,9 +7,10 @@ Phases, all against one etcd + kube-apiserver started here:
 
 1. ceiling: the API server's raw write rate (ConfigMap creates, same concurrency as the storm).
 2. storm: N WorkflowExecutions on M targets created as fast as possible; the controller (in
-   this process) and the Tekton simulator run them. Reports decision latency (creation →
-   status phase set, seen by a watch), the time until all are terminal, PipelineRuns created,
-   and API writes per WorkflowExecution by outcome, counted at the controller's client.
+   this process) and the Tekton simulator (its own process, as Tekton would be) run them.
+   Reports decision latency (creation → status phase set, seen by a watch), the time until
+   all are terminal, PipelineRuns created, and API writes per WorkflowExecution by outcome,
+   counted at the controller's client (Events excluded: they are counted separately).
 3. steady: WorkflowExecutions on distinct targets at a fixed rate; p50/p95/p99 latency from
    creation to the PipelineRun's creation (both seen by watches in this process).
 4. memory: `wfe run` as its own process with `--cached` WorkflowExecutions in the cluster;
@@ -41,7 +42,6 @@ from wfe.config import Settings
 from wfe.controller.manager import Controller
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
 from wfe.dev.controlplane import ControlPlane
-from wfe.dev.tekton_sim import SimSettings, TektonSimulator
 from wfe.kube.client import Client, KubeObject, Resource
 from wfe.kube.informer import Informer
 from wfe.observability.logs import configure_logging
@@ -85,6 +85,25 @@ class CountingClient(Client):
     async def create_event(self, namespace: str, body: KubeObject) -> None:
         self._count("event")
         await super().create_event(namespace, body)
+
+
+def simulator(cp: ControlPlane, namespace: str) -> subprocess.Popen[bytes]:
+    """The Tekton simulator in its own process, as Tekton would be: not on our event loop."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wfe.dev.tekton_sim",
+            "--kubeconfig",
+            str(cp.admin_kubeconfig),
+            "--namespace",
+            namespace,
+            "--duration",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wfe(name: str, target: str) -> dict[str, Any]:
@@ -189,12 +208,11 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
     client = CountingClient(api)
     user = Client(api)
     watcher = Watcher(user, wfe_ns, exec_ns)
-    sim = TektonSimulator(api, exec_ns, SimSettings(default_duration=1.0, max_wait=0.2))
+    sim = simulator(cp, exec_ns)
     controller = Controller(settings, client)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(watcher.run()),
-        asyncio.create_task(sim.run()),
         asyncio.create_task(controller.run(stop)),
     ]
     while controller.wfes is None or not controller.wfes.synced:
@@ -240,8 +258,9 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
         writes = client.per_wfe[f"{wfe_ns}/{name}"]
         per_outcome[phase].append(sum(v for k, v in writes.items() if k != "event"))
     stop.set()
-    for task in tasks[:2]:
-        task.cancel()
+    sim.terminate()
+    sim.wait(30)
+    tasks[0].cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
@@ -264,7 +283,7 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
     }
 
 
-async def steady(api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
+async def steady(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
     wfe_ns = await namespace(api, "bench-steady")
     exec_ns = await namespace(api, "bench-steady-exec")
     settings = Settings.model_validate(
@@ -280,12 +299,11 @@ async def steady(api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
     )
     client = Client(api)
     watcher = Watcher(client, wfe_ns, exec_ns)
-    sim = TektonSimulator(api, exec_ns, SimSettings(default_duration=1.0, max_wait=0.2))
+    sim = simulator(cp, exec_ns)
     controller = Controller(settings, Client(api))
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(watcher.run()),
-        asyncio.create_task(sim.run()),
         asyncio.create_task(controller.run(stop)),
     ]
     while controller.wfes is None or not controller.wfes.synced:
@@ -310,8 +328,9 @@ async def steady(api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(0.1)
     latency = [watcher.pr_seen[n] - created[n] for n in created if n in watcher.pr_seen]
     stop.set()
-    for task in tasks[:2]:
-        task.cancel()
+    sim.terminate()
+    sim.wait(30)
+    tasks[0].cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
@@ -399,7 +418,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results["storm"] = await storm(cp, api, args)
                 print("storm", json.dumps(results["storm"]), flush=True)
             if "steady" in args.phases:
-                results["steady"] = await steady(api, args)
+                results["steady"] = await steady(cp, api, args)
                 print("steady", json.dumps(results["steady"]), flush=True)
             if "memory" in args.phases:
                 results["memory"] = await memory(cp, api, args)

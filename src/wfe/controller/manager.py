@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from wfe.config import Settings
+from wfe.controller import slim
 from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler, Retry
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.servers import HttpServer
@@ -149,6 +150,7 @@ class Controller:
             WORKFLOW_EXECUTIONS,
             namespace=s.watch_namespace,
             indexers={TARGET_INDEX: _target_of},
+            transform=slim.slim_object,
             resync_period=600,
         )
         prs = Informer(
@@ -156,12 +158,14 @@ class Controller:
             PIPELINE_RUNS,
             namespace=s.execution_namespace,
             label_selector=f"app.kubernetes.io/managed-by={pipelinerun.MANAGED_BY}",
+            transform=slim.slim_pipeline_run,
         )
         trs = Informer(
             self.client,
             TASK_RUNS,
             namespace=s.execution_namespace,
             indexers={TASK_RUN_INDEX: _pipeline_run_of},
+            transform=slim.slim_task_run,
         )
         wfes.add_handler(lambda _t, obj, _old: queue.add(object_key(obj)))
 

@@ -70,6 +70,8 @@ class Informer:
         resync_period: seconds between re-deliveries of every cached object, None for never.
         page_size: list page size (``limit``).
         indexers: named functions giving an object's index values, for :meth:`by_index`.
+        transform: applied to every object before it is cached and handed to handlers (like
+            client-go's SetTransform): drop what the controller never reads to save memory.
         clock: time source for backoff and resync (tests pass a fake one).
         watch_timeout: seconds the server keeps one watch open before we re-open it.
         backoff_base, backoff_max: the retry backoff after errors, in seconds.
@@ -85,6 +87,7 @@ class Informer:
         resync_period: float | None = None,
         page_size: int = 500,
         indexers: Mapping[str, Indexer] | None = None,
+        transform: Callable[[KubeObject], KubeObject] | None = None,
         clock: Clock | None = None,
         watch_timeout: int = 300,
         backoff_base: float = 0.5,
@@ -103,6 +106,7 @@ class Informer:
         self._handlers: list[Handler] = []
         self._store: dict[str, KubeObject] = {}
         self._indexers: dict[str, Indexer] = dict(indexers or {})
+        self._transform = transform
         self._indices: dict[str, dict[str, set[str]]] = {n: {} for n in self._indexers}
         self._index_values: dict[str, dict[str, list[str]]] = {n: {} for n in self._indexers}
         self._synced = asyncio.Event()
@@ -160,7 +164,10 @@ class Informer:
 
     # -- the store ---------------------------------------------------------------------------
 
-    def _put(self, key: str, obj: KubeObject) -> None:
+    def _put(self, key: str, obj: KubeObject) -> KubeObject:
+        """Store `obj` (transformed, if a transform is set); the stored object."""
+        if self._transform is not None:
+            obj = self._transform(obj)
         self._store[key] = obj
         for name, indexer in self._indexers.items():
             self._unindex(name, key)
@@ -168,6 +175,7 @@ class Informer:
             self._index_values[name][key] = values
             for value in values:
                 self._indices[name].setdefault(value, set()).add(key)
+        return obj
 
     def _remove(self, key: str) -> KubeObject | None:
         for name in self._indexers:
@@ -291,7 +299,7 @@ class Informer:
             old = self._store.get(key)
             if old is not None and _rv(old) == _rv(obj):
                 continue
-            self._put(key, obj)
+            obj = self._put(key, obj)
             self._emit("ADDED" if old is None else "MODIFIED", obj, old)
         self.resource_version = rv
         if not self._synced.is_set():
@@ -338,7 +346,7 @@ class Informer:
             old = self._store.get(key)
             if old is not None and _rv(old) == rv:
                 return rv
-            self._put(key, obj)
+            obj = self._put(key, obj)
             self._emit("ADDED" if old is None else "MODIFIED", obj, old)
         else:
             _log.warning("unknown watch event type", kind=self.resource.kind, type=kind)
