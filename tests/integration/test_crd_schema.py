@@ -1,0 +1,253 @@
+"""The generated CRD on the real API server: what it accepts, what it rejects and why, and that
+every status the controller can write is stored (SPEC §2); the built PipelineRun is stored by
+Tekton's real schema without losing a field (SPEC §5)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from wfe.api.enums import FailureReason, Phase, SkipReason
+from wfe.api.models import (
+    BlockClearance,
+    ConflictingWorkflow,
+    FailureDetails,
+    LocalObjectReference,
+    PipelineRunStatusSummary,
+    RecentRemediation,
+    SkipDetails,
+    WorkflowExecutionStatus,
+)
+from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
+from wfe.core.policy import Policy
+from wfe.core.validation import ValidSpec, validate_spec
+from wfe.kube.client import Client
+from wfe.kube.errors import Invalid
+from wfe.tekton.pipelinerun import build_pipeline_run
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def body(name: str, **spec: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "workflowRef": {
+            "workflowId": "restart-pod",
+            "version": "1.0.0",
+            "containerImage": "registry.example.com/workflows/restart:1.0.0",
+        },
+        "targetResource": "payment/deployment/payment-api",
+        "parameters": {"NAMESPACE": "payment"},
+    }
+    base.update(spec)
+    base = {k: v for k, v in base.items() if v is not None}
+    return {
+        "apiVersion": "kubernaut.ai/v1alpha1",
+        "kind": "WorkflowExecution",
+        "metadata": {"name": name},
+        "spec": base,
+    }
+
+
+UPSTREAM_SHAPED = {
+    "remediationRequestRef": {
+        "apiVersion": "kubernaut.ai/v1alpha1",
+        "kind": "RemediationRequest",
+        "name": "rr-1",
+        "namespace": "kubernaut-system",
+        "uid": "0b5a5d8e-0000-0000-0000-000000000000",
+    },
+    "workflowRef": {
+        "workflowId": "oomkill-increase-memory",
+        "version": "1.0.0",
+        "containerImage": "quay.io/kubernaut/workflows/oomkill:v1",
+        "containerDigest": "sha256:" + "a" * 64,
+    },
+    "targetResource": "payment/deployment/payment-api",
+    "parameters": {"NAMESPACE": "payment", "MEMORY_LIMIT": "1Gi"},
+    "confidence": 0.92,
+    "rationale": "OOMKilled three times in an hour",
+    "executionConfig": {"timeout": "30m", "serviceAccountName": "kubernaut-workflow-runner"},
+}
+
+
+async def test_valid_and_upstream_shaped_specs_are_accepted(
+    api_client: ApiClient, namespace: str
+) -> None:
+    client = Client(api_client)
+    stored = await client.create(WORKFLOW_EXECUTIONS, namespace, body("minimal"))
+    assert stored["spec"]["targetResource"] == "payment/deployment/payment-api"
+    full = {"apiVersion": "kubernaut.ai/v1alpha1", "kind": "WorkflowExecution"}
+    full |= {"metadata": {"name": "upstream"}, "spec": UPSTREAM_SHAPED}
+    stored = await client.create(WORKFLOW_EXECUTIONS, namespace, full)
+    assert stored["spec"] == UPSTREAM_SHAPED
+    cluster = await client.create(
+        WORKFLOW_EXECUTIONS, namespace, body("cluster-scoped", targetResource="Node/worker-1")
+    )
+    assert cluster["spec"]["targetResource"] == "Node/worker-1"
+
+
+INVALID = [
+    ("no-workflow-ref", {"workflowRef": None}, "spec.workflowRef"),
+    ("no-target", {"targetResource": None}, "spec.targetResource"),
+    (
+        "empty-workflow-id",
+        {"workflowRef": {"workflowId": "", "version": "1", "containerImage": "x"}},
+        "spec.workflowRef.workflowId",
+    ),
+    (
+        "no-version",
+        {"workflowRef": {"workflowId": "w", "containerImage": "x"}},
+        "spec.workflowRef.version",
+    ),
+    (
+        "no-image",
+        {"workflowRef": {"workflowId": "w", "version": "1"}},
+        "spec.workflowRef.containerImage",
+    ),
+    (
+        "image-with-space",
+        {"workflowRef": {"workflowId": "w", "version": "1", "containerImage": "a b"}},
+        "spec.workflowRef.containerImage",
+    ),
+    (
+        "bad-digest",
+        {
+            "workflowRef": {
+                "workflowId": "w",
+                "version": "1",
+                "containerImage": "x",
+                "containerDigest": "latest",
+            }
+        },
+        "spec.workflowRef.containerDigest",
+    ),
+    ("target-one-part", {"targetResource": "payment-api"}, "spec.targetResource"),
+    ("target-four-parts", {"targetResource": "a/b/c/d"}, "spec.targetResource"),
+    ("target-bad-namespace", {"targetResource": "Payment/deployment/x"}, "spec.targetResource"),
+    ("target-empty-name", {"targetResource": "payment/deployment/"}, "spec.targetResource"),
+    ("lowercase-param", {"parameters": {"namespace": "x"}}, "spec.parameters"),
+    ("dashed-param", {"parameters": {"MEMORY-LIMIT": "x"}}, "spec.parameters"),
+    ("non-string-param", {"parameters": {"REPLICAS": 3}}, "spec.parameters.REPLICAS"),
+    ("confidence-above-one", {"confidence": 1.5}, "spec.confidence"),
+    ("confidence-negative", {"confidence": -0.1}, "spec.confidence"),
+    ("bad-timeout", {"executionConfig": {"timeout": "soon"}}, "spec.executionConfig.timeout"),
+    (
+        "bad-service-account",
+        {"executionConfig": {"serviceAccountName": "Admin!"}},
+        "spec.executionConfig.serviceAccountName",
+    ),
+    ("too-many-params", {"parameters": {f"P{i}": "x" for i in range(65)}}, "spec.parameters"),
+]
+
+
+@pytest.mark.parametrize(("name", "spec", "field"), INVALID, ids=[i[0] for i in INVALID])
+async def test_invalid_specs_are_rejected_naming_the_field(
+    api_client: ApiClient, namespace: str, name: str, spec: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(Invalid) as info:
+        await Client(api_client).create(WORKFLOW_EXECUTIONS, namespace, body(name, **spec))
+    assert field in str(info.value), str(info.value)
+
+
+async def test_spec_is_immutable(api_client: ApiClient, namespace: str) -> None:
+    client = Client(api_client)
+    await client.create(WORKFLOW_EXECUTIONS, namespace, body("fixed"))
+    with pytest.raises(Invalid, match="spec is immutable"):
+        await client.patch(
+            WORKFLOW_EXECUTIONS,
+            namespace,
+            "fixed",
+            {"spec": {"targetResource": "payment/deployment/other"}},
+        )
+
+
+def _statuses() -> list[WorkflowExecutionStatus]:
+    """One status per value the controller can write into an enum field."""
+    out = []
+    for reason in FailureReason:
+        out.append(
+            WorkflowExecutionStatus(
+                phase=Phase.FAILED,
+                start_time=NOW,
+                completion_time=NOW,
+                duration="1m0s",
+                pipeline_run_ref=LocalObjectReference(name="wfe-0123456789abcdef"),
+                pipeline_run_status=PipelineRunStatusSummary(
+                    status="False", reason="Failed", message="m", completed_tasks=1, total_tasks=2
+                ),
+                failure_details=FailureDetails(
+                    failed_task_index=0,
+                    failed_task_name="apply",
+                    failed_task_run_name="wfe-0123456789abcdef-apply",
+                    failed_step_name="apply",
+                    reason=reason,
+                    message="boom",
+                    exit_code=137,
+                    failed_at=NOW,
+                    execution_time_before_failure="30s",
+                    natural_language_summary="summary",
+                    was_execution_failure=True,
+                ),
+                consecutive_failures=2,
+                next_allowed_execution=NOW,
+                lock_released_at=NOW,
+                block_clearance=BlockClearance(cleared_at=NOW, cleared_by="a", clear_reason="r"),
+            )
+        )
+    for reason in SkipReason:
+        out.append(
+            WorkflowExecutionStatus(
+                phase=Phase.SKIPPED,
+                skip_details=SkipDetails(
+                    reason=reason,
+                    message="m",
+                    skipped_at=NOW,
+                    conflicting_workflow=ConflictingWorkflow(
+                        name="other", workflow_id="w", started_at=NOW, target_resource="a/B/c"
+                    ),
+                    recent_remediation=RecentRemediation(
+                        name="other",
+                        workflow_id="w",
+                        completed_at=NOW,
+                        outcome="Completed",  # type: ignore[arg-type]
+                        target_resource="a/B/c",
+                        cooldown_remaining="1m0s",
+                    ),
+                ),
+            )
+        )
+    out += [
+        WorkflowExecutionStatus(phase=p) for p in (Phase.PENDING, Phase.RUNNING, Phase.COMPLETED)
+    ]
+    return out
+
+
+async def test_every_status_the_controller_writes_is_stored_unchanged(
+    api_client: ApiClient, namespace: str
+) -> None:
+    client = Client(api_client)
+    for i, status in enumerate(_statuses()):
+        name = f"status-{i}"
+        await client.create(WORKFLOW_EXECUTIONS, namespace, body(name))
+        wire = status.to_wire()
+        stored = await client.patch_status(WORKFLOW_EXECUTIONS, namespace, name, {"status": wire})
+        assert stored["status"] == wire, status.phase
+
+
+async def test_built_pipeline_run_is_stored_without_pruning(
+    api_client: ApiClient, namespace: str
+) -> None:
+    checked = validate_spec(UPSTREAM_SHAPED, Policy())
+    assert isinstance(checked, ValidSpec)
+    manifest = build_pipeline_run(
+        checked, namespace="team", name="wfe-1", uid="u-1", execution_namespace=namespace
+    )
+    sent = copy.deepcopy(manifest)
+    stored = await Client(api_client).create(PIPELINE_RUNS, namespace, manifest)
+    for key in ("labels", "annotations", "name", "namespace"):
+        assert stored["metadata"][key] == sent["metadata"][key]
+    assert stored["spec"] == sent["spec"]
