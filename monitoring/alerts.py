@@ -39,6 +39,7 @@ __all__ = [
     "GROUP",
     "JOB",
     "NAMESPACE",
+    "CHART_PROMETHEUS_RULE",
     "PROMETHEUS_RULE",
     "RULES_FILE",
     "RUNBOOK_BASE",
@@ -56,6 +57,10 @@ __all__ = [
 HERE = Path(__file__).resolve().parent
 RULES_FILE = HERE / "prometheus" / "workflowexecution-rules.yaml"
 PROMETHEUS_RULE = HERE / "prometheus" / "prometheusrule.yaml"
+# The Helm chart ships the same PrometheusRule (a chart cannot read files outside itself).
+CHART_PROMETHEUS_RULE = (
+    HERE.parent / "deploy" / "helm" / "workflow-execution" / "files" / "prometheusrule.yaml"
+)
 SEED_RULES_FILE = HERE / "seed" / "seed-rules.yaml"
 
 RUNBOOK_BASE = "https://github.com/kubernaut/workflow-execution/blob/main/docs/runbooks/README.md"
@@ -399,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {
         RULES_FILE: rule_file(),
         PROMETHEUS_RULE: prometheus_rule(),
+        CHART_PROMETHEUS_RULE: prometheus_rule(),
         SEED_RULES_FILE: seed_rule_file(),
     }
     stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver and etcd from the Go module proxy (versions pinned in go.mod) into a
-# per-user cache keyed by the Kubernetes version, and copies Tekton's PipelineRun and TaskRun CRDs
-# from the Go module cache next to them. Idempotent: when both binaries are there and report the
+# per-user cache keyed by the Kubernetes version, copies Tekton's PipelineRun and TaskRun CRDs
+# from the Go module cache next to them, and builds helm (pinned in helm/go.mod, a module of its
+# own) into the same directory, with the Prometheus Operator's ServiceMonitor and PrometheusRule
+# CRDs (for the chart's tests). Idempotent: when the three binaries are there and report the
 # pinned versions, and the CRDs are there, it does nothing but print the directory.
 #
 #   tools/k8s-testbin/build.sh            build if needed; print the directory on the last line
@@ -34,15 +36,24 @@ export GOFLAGS="-mod=readonly ${GOFLAGS:-}"
 export CGO_ENABLED=0
 
 # Versions from go.mod itself, so there is one place to change them (gen-gomod.sh).
-modver() { awk -v m="$1" '$1 == m && $2 ~ /^v/ {print $2; exit}' go.mod; }
+# modver <module> [go.mod file]: the version a go.mod requires (block or one-line `require`).
+modver() {
+  awk -v m="$1" '$1 == m && $2 ~ /^v/ {print $2; exit}
+                 $1 == "require" && $2 == m && $3 ~ /^v/ {print $3; exit}' "${2:-go.mod}"
+}
 k8s_version=$(modver k8s.io/kubernetes)
 etcd_version=$(modver go.etcd.io/etcd/server/v3)
 tekton_version=$(modver github.com/tektoncd/pipeline)
 [ -n "$k8s_version" ] && [ -n "$etcd_version" ] && [ -n "$tekton_version" ] \
   || { log "cannot read the pinned versions from go.mod"; exit 1; }
+helm_version=$(modver helm.sh/helm/v3 helm/go.mod)
+helm_client_go=$(modver k8s.io/client-go helm/go.mod)
+[ -n "$helm_version" ] && [ -n "$helm_client_go" ] \
+  || { log "cannot read the pinned helm version from helm/go.mod"; exit 1; }
 
 out=${WFE_TESTBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/wfe-testbin/$k8s_version}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: helm is built from ./helm
 
 # One build at a time per directory (bootstrap may run in two shells at once).
 exec 9>"$out/.lock"
@@ -94,6 +105,28 @@ if [ "$force" = 1 ] || ! etcd_ok; then
   etcd_ok || { log "etcd --version does not report ${etcd_version#v}"; exit 1; }
 fi
 
+# helm, from its own module (helm/go.mod): requiring it in ./go.mod would change module versions
+# kube-apiserver and etcd are built from. The -X flags are those of helm's Makefile for a release
+# tag; the Kubernetes version helm assumes (`.Capabilities.KubeVersion` in `helm template`) is
+# derived from its client-go, as the Makefile does.
+helm_ok() {
+  [ -x "$out/helm" ] \
+    && [ "$("$out/helm" version --template '{{.Version}}' 2>/dev/null)" = "$helm_version" ]
+}
+if [ "$force" = 1 ] || ! helm_ok; then
+  hv=helm.sh/helm/v3
+  helm_minor=${helm_client_go#v0.}; helm_minor=${helm_minor%%.*}
+  flags="-X $hv/internal/version.version=$helm_version"
+  flags+=" -X $hv/internal/version.gitTreeState=clean"
+  for pkg in pkg/chartutil pkg/lint/rules; do
+    flags+=" -X $hv/$pkg.k8sVersionMajor=1 -X $hv/$pkg.k8sVersionMinor=$helm_minor"
+  done
+  commit=$(cd helm && origin_hash "$hv" "$helm_version")
+  [ -n "$commit" ] && flags+=" -X $hv/internal/version.gitCommit=$commit"
+  (cd helm && build "$hv/cmd/helm" helm "$flags")
+  helm_ok || { log "helm version does not report $helm_version"; exit 1; }
+fi
+
 # Tekton's real CRDs, read from the module cache (downloaded by `go mod download` if missing).
 tekton_dir=$(go mod download -json "github.com/tektoncd/pipeline@$tekton_version" \
   | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -106,15 +139,34 @@ for f in 300-pipelinerun.yaml 300-taskrun.yaml; do
   fi
 done
 
+# The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs (from its module, like Tekton's),
+# so the chart's monitoring objects are validated against their real schemas. Pinned here: no Go
+# package of ours imports the module; `go mod download` checks it against the checksum database.
+prometheus_operator_version=v0.85.0
+po_module=github.com/prometheus-operator/prometheus-operator
+po_dir=$(go mod download -json "$po_module@$prometheus_operator_version" \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+mkdir -p "$out/monitoring-crds"
+for f in monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml; do
+  src="$po_dir/example/prometheus-operator-crd/$f"
+  [ -f "$src" ] || { log "missing $src in $po_module@$prometheus_operator_version"; exit 1; }
+  if ! cmp -s "$src" "$out/monitoring-crds/$f"; then
+    install -m 0644 "$src" "$out/monitoring-crds/$f"
+  fi
+done
+
 # What was built from what, for people and for wfe.dev.controlplane's error messages.
 cat > "$out/versions.env.tmp" <<VERSIONS
 KUBERNETES_VERSION=$k8s_version
 ETCD_VERSION=$etcd_version
 TEKTON_PIPELINE_VERSION=$tekton_version
+HELM_VERSION=$helm_version
+PROMETHEUS_OPERATOR_CRDS_VERSION=$prometheus_operator_version
 GO_VERSION=$(go env GOVERSION)
 VERSIONS
 if cmp -s "$out/versions.env.tmp" "$out/versions.env"; then rm -f "$out/versions.env.tmp"
 else mv -f "$out/versions.env.tmp" "$out/versions.env"; fi
 
-log "kube-apiserver $k8s_version, etcd $etcd_version, Tekton CRDs $tekton_version in:"
+log "kube-apiserver $k8s_version, etcd $etcd_version, Tekton CRDs $tekton_version," \
+  "helm $helm_version in:"
 echo "$out"
