@@ -34,12 +34,12 @@ import yaml
 
 __all__ = [
     "ALERTS",
+    "CHART_PROMETHEUS_RULE",
     "DEFAULTS",
     "DEPLOYMENT",
     "GROUP",
     "JOB",
     "NAMESPACE",
-    "CHART_PROMETHEUS_RULE",
     "PROMETHEUS_RULE",
     "RULES_FILE",
     "RUNBOOK_BASE",
