@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from wfe.config import Settings
 from wfe.controller.manager import Controller
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
 from wfe.dev.controlplane import ControlPlane
+from wfe.dev.samples import workflow_execution
 from wfe.kube.client import Client, KubeObject, Resource
 from wfe.kube.informer import Informer
 from wfe.observability.logs import configure_logging
@@ -107,19 +109,7 @@ def simulator(cp: ControlPlane, namespace: str) -> subprocess.Popen[bytes]:
 
 
 def wfe(name: str, target: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubernaut.ai/v1alpha1",
-        "kind": "WorkflowExecution",
-        "metadata": {"name": name},
-        "spec": {
-            "workflowRef": {
-                "workflowId": "restart",
-                "version": "1",
-                "containerImage": "registry.example.com/restart:1",
-            },
-            "targetResource": target,
-        },
-    }
+    return workflow_execution(name, target)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -190,33 +180,54 @@ class Watcher:
             group.create_task(prs.run())
 
 
+@contextlib.asynccontextmanager
+async def stage(
+    cp: ControlPlane, api: ApiClient, name: str, client: Client, **settings: Any
+) -> AsyncIterator[Watcher]:
+    """A controller (in this process), the simulator (its own) and a watcher over a fresh pair
+    of namespaces; everything stopped on exit."""
+    wfe_ns = await namespace(api, f"bench-{name}")
+    exec_ns = await namespace(api, f"bench-{name}-exec")
+    values: dict[str, Any] = {
+        "metrics_address": "127.0.0.1:0",
+        "health_address": "127.0.0.1:0",
+        "execution_namespace": exec_ns,
+        "watch_namespace": wfe_ns,
+        "leader_election": False,
+        "log_level": "error",
+        **settings,
+    }
+    watcher = Watcher(Client(api), wfe_ns, exec_ns)
+    sim = simulator(cp, exec_ns)
+    controller = Controller(Settings.model_validate(values), client)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(watcher.run())
+    running = asyncio.create_task(controller.run(stop))
+    try:
+        while controller.wfes is None or not controller.wfes.synced:
+            await asyncio.sleep(0.05)
+        yield watcher
+    finally:
+        stop.set()
+        sim.terminate()
+        sim.wait(30)
+        watching.cancel()
+        for task in (watching, running):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
-    wfe_ns = await namespace(api, "bench-storm")
-    exec_ns = await namespace(api, "bench-storm-exec")
-    settings = Settings.model_validate(
-        {
-            "metrics_address": "127.0.0.1:0",
-            "health_address": "127.0.0.1:0",
-            "execution_namespace": exec_ns,
-            "watch_namespace": wfe_ns,
-            "leader_election": False,
-            "cooldown": "30s",
-            "workers": args.workers,
-            "log_level": "error",
-        }
-    )
     client = CountingClient(api)
     user = Client(api)
-    watcher = Watcher(user, wfe_ns, exec_ns)
-    sim = simulator(cp, exec_ns)
-    controller = Controller(settings, client)
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(watcher.run()),
-        asyncio.create_task(controller.run(stop)),
-    ]
-    while controller.wfes is None or not controller.wfes.synced:
-        await asyncio.sleep(0.05)
+    async with stage(cp, api, "storm", client, cooldown="30s", workers=args.workers) as watcher:
+        return await _storm(client, user, watcher, args)
+
+
+async def _storm(
+    client: CountingClient, user: Client, watcher: Watcher, args: argparse.Namespace
+) -> dict[str, Any]:
+    wfe_ns, exec_ns = watcher.wfe_ns, watcher.exec_ns
     created: dict[str, float] = {}
 
     async def make(i: int) -> None:
@@ -233,9 +244,6 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
     while sum(1 for n in created if watcher.phase.get(n) in terminal) < args.wfes:
         if time.monotonic() - started > args.timeout:
             print("storm: timed out; watcher saw", Counter(watcher.phase.values()), flush=True)
-            for task in tasks:
-                if task.done() and task.exception() is not None:
-                    print("storm: task failed:", repr(task.exception()), flush=True)
             break
         await asyncio.sleep(0.1)
     all_terminal = time.monotonic() - started
@@ -257,13 +265,6 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
     for name, phase in watcher.phase.items():
         writes = client.per_wfe[f"{wfe_ns}/{name}"]
         per_outcome[phase].append(sum(v for k, v in writes.items() if k != "event"))
-    stop.set()
-    sim.terminate()
-    sim.wait(30)
-    tasks[0].cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
     return {
         "wfes": args.wfes,
         "targets": args.targets,
@@ -284,30 +285,12 @@ async def storm(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> d
 
 
 async def steady(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> dict[str, Any]:
-    wfe_ns = await namespace(api, "bench-steady")
-    exec_ns = await namespace(api, "bench-steady-exec")
-    settings = Settings.model_validate(
-        {
-            "metrics_address": "127.0.0.1:0",
-            "health_address": "127.0.0.1:0",
-            "execution_namespace": exec_ns,
-            "watch_namespace": wfe_ns,
-            "leader_election": False,
-            "workers": args.workers,
-            "log_level": "error",
-        }
-    )
-    client = Client(api)
-    watcher = Watcher(client, wfe_ns, exec_ns)
-    sim = simulator(cp, exec_ns)
-    controller = Controller(settings, Client(api))
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(watcher.run()),
-        asyncio.create_task(controller.run(stop)),
-    ]
-    while controller.wfes is None or not controller.wfes.synced:
-        await asyncio.sleep(0.05)
+    async with stage(cp, api, "steady", Client(api), workers=args.workers) as watcher:
+        return await _steady(Client(api), watcher, args)
+
+
+async def _steady(client: Client, watcher: Watcher, args: argparse.Namespace) -> dict[str, Any]:
+    wfe_ns = watcher.wfe_ns
     created: dict[str, float] = {}
     total = int(args.rate * args.seconds)
     started = time.monotonic()
@@ -327,13 +310,6 @@ async def steady(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> 
     while len(watcher.pr_seen) < total and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     latency = [watcher.pr_seen[n] - created[n] for n in created if n in watcher.pr_seen]
-    stop.set()
-    sim.terminate()
-    sim.wait(30)
-    tasks[0].cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
     return {
         "rate_per_s": args.rate,
         "wfes": total,

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from wfe.cli.stack import Stack, local_stack
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
+from wfe.dev.samples import workflow_execution
 from wfe.kube.client import Client
 
 __all__ = ["run_demo"]
@@ -29,22 +30,7 @@ OOM_TARGET = "payment/deployment/ledger"
 
 
 def _wfe(name: str, target: str, scenario: str = "success") -> dict[str, Any]:
-    return {
-        "apiVersion": "kubernaut.ai/v1alpha1",
-        "kind": "WorkflowExecution",
-        "metadata": {"name": name},
-        "spec": {
-            "workflowRef": {
-                "workflowId": "restart-deployment",
-                "version": "1.0.0",
-                "containerImage": "registry.example.com/kubernaut/restart-deployment:1.0.0",
-            },
-            "targetResource": target,
-            "parameters": {"SIM_SCENARIO": scenario},
-            "confidence": 0.9,
-            "rationale": "demo",
-        },
-    }
+    return workflow_execution(name, target, scenario=scenario, confidence=0.9, rationale="demo")
 
 
 class _Demo:

@@ -16,7 +16,6 @@ status write is minutes old by then, and an unhealthy watch makes every decision
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -216,21 +215,19 @@ class Reconciler:
             uid=record.uid,
             execution_namespace=self._ns,
         )
-        # The finalizer patch and the lock's create are independent round trips: run them
-        # together. Whichever fails, the next reconcile finds a consistent state: a created
-        # lock labelled for us is adopted (and gets the finalizer then); an orphan left by a
-        # deletion in between is a stale lock the next WorkflowExecution releases.
-        finalizer = asyncio.create_task(self._ensure_finalizer(obj))
-        try:
-            busy = await self._take_lock(record, decision, manifest, now)
-        finally:
-            await finalizer
+        # The lock first: a WorkflowExecution that loses the race then costs one status write
+        # and never gets a finalizer. If it is deleted before the finalizer lands, its lock is
+        # an orphan that the next WorkflowExecution on the target releases as stale once it
+        # has finished; if the finalizer or status write fails, the next reconcile adopts the
+        # lock (its labels name us) and finishes the job.
+        busy = await self._take_lock(record, decision, manifest, now)
         if busy is not None:
             skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=busy)
-            await self._drop_finalizer(obj)
+            await self._drop_finalizer(obj)  # only after an interrupted earlier attempt
             await self._write_status(obj, record.status, skipped)
             await self._recorder.skipped(record, skipped, now=now)
             return Result()
+        await self._ensure_finalizer(obj)
         await self._write_status(obj, record.status, decision.status, retry_if_unchanged=True)
         await self._recorder.started(record, decision.status, now=now)
         return Result()

@@ -22,6 +22,7 @@ from wfe.controller.manager import Controller
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.core.lock import lock_name
 from wfe.dev.eventually import eventually
+from wfe.dev.samples import workflow_execution
 from wfe.dev.tekton_sim import SimSettings, TektonSimulator
 from wfe.kube.client import Client
 from wfe.kube.errors import NotFound
@@ -43,23 +44,10 @@ def wfe_body(
     workflow_id: str = "restart-pod",
     **spec: Any,
 ) -> dict[str, Any]:
-    params = {"NAMESPACE": "payment", "SIM_SCENARIO": scenario}
-    params.update(spec.pop("parameters", {}))
-    return {
-        "apiVersion": "kubernaut.ai/v1alpha1",
-        "kind": "WorkflowExecution",
-        "metadata": {"name": name},
-        "spec": {
-            "workflowRef": {
-                "workflowId": workflow_id,
-                "version": "1.0.0",
-                "containerImage": "registry.example.com/workflows/restart:1.0.0",
-            },
-            "targetResource": target,
-            "parameters": params,
-            **spec,
-        },
-    }
+    params = {"NAMESPACE": "payment", **spec.pop("parameters", {})}
+    return workflow_execution(
+        name, target, scenario=scenario, workflow_id=workflow_id, parameters=params, **spec
+    )
 
 
 @dataclass
