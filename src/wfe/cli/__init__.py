@@ -1,3 +1,3 @@
-"""cli."""
+"""The `wfe` command: run, dev, demo, crd, lock-name."""
 
 __all__: list[str] = []

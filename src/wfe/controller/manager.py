@@ -20,7 +20,8 @@ import structlog
 
 from wfe.config import Settings
 from wfe.controller import slim
-from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler, Retry
+from wfe.controller.errors import Retry
+from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.servers import HttpServer
 from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL

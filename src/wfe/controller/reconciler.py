@@ -26,9 +26,9 @@ import structlog
 
 from wfe.api.enums import Phase
 from wfe.api.models import LocalObjectReference, SkipDetails, WorkflowExecutionStatus
-from wfe.controller.own_writes import OwnWrites
-from wfe.controller.patches import status_patch
+from wfe.controller.errors import Retry
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
+from wfe.controller.writes import Writer
 from wfe.core import clearance, contention, decide, history, lock, progress, release
 from wfe.core.errors import InvalidInput, Problem
 from wfe.core.policy import Policy
@@ -38,7 +38,7 @@ from wfe.kube.informer import Informer
 from wfe.observability.recorder import Recorder
 from wfe.tekton import pipelinerun, status
 
-__all__ = ["TARGET_INDEX", "TASK_RUN_INDEX", "Reconciler", "Result", "Retry"]
+__all__ = ["TARGET_INDEX", "TASK_RUN_INDEX", "Reconciler", "Result"]
 
 TARGET_INDEX = "target"
 TASK_RUN_INDEX = "pipelineRun"
@@ -53,10 +53,6 @@ class Result:
     """What the worker does next with the key: nothing, or look again after a delay."""
 
     requeue_after: float | None = None
-
-
-class Retry(Exception):
-    """A transient condition: retry the key with rate-limited backoff."""
 
 
 def _utc_now() -> datetime:
@@ -90,7 +86,7 @@ class Reconciler:
         self._recorder = recorder
         self._now = now
         self._refusals: set[tuple[str, str]] = set()
-        self._own = OwnWrites()
+        self._writes = Writer(client)
 
     @property
     def _ns(self) -> str:
@@ -99,7 +95,7 @@ class Reconciler:
     async def reconcile(self, key: str) -> Result:
         """Bring WorkflowExecution `namespace/name` one step closer to what the core wants."""
         namespace, _, name = key.partition("/")
-        cached = self._own.newest(key, self._wfes.get(namespace, name))
+        cached = self._writes.newest(key, self._wfes.get(namespace, name))
         if cached is None:
             self._recorder.metrics.forget(namespace, name)
             return Result()
@@ -169,8 +165,8 @@ class Reconciler:
         if isinstance(decision, decide.Run):
             return await self._run(obj, record, decision, now)
         # Only after an interrupted attempt does an undecided object carry our finalizer.
-        await self._drop_finalizer(obj)
-        await self._write_status(obj, record.status, decision.status)
+        await self._writes.drop_finalizer(obj)
+        await self._writes.status(obj, record.status, decision.status)
         if isinstance(decision, decide.Fail):
             await self._recorder.finished(record, decision.status, now=now, from_pending=True)
         else:
@@ -199,8 +195,8 @@ class Reconciler:
                 history.most_recent_terminal(others, target)
             ),
         )
-        await self._ensure_finalizer(obj)
-        await self._write_status(obj, record.status, running)
+        await self._writes.ensure_finalizer(obj)
+        await self._writes.status(obj, record.status, running)
         await self._recorder.started(record, running, now=now)
         return Result()
 
@@ -223,12 +219,12 @@ class Reconciler:
         busy = await self._take_lock(record, decision, manifest, now)
         if busy is not None:
             skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=busy)
-            await self._drop_finalizer(obj)  # only after an interrupted earlier attempt
-            await self._write_status(obj, record.status, skipped)
+            await self._writes.drop_finalizer(obj)  # only after an interrupted earlier attempt
+            await self._writes.status(obj, record.status, skipped)
             await self._recorder.skipped(record, skipped, now=now)
             return Result()
-        await self._ensure_finalizer(obj)
-        await self._write_status(obj, record.status, decision.status, retry_if_unchanged=True)
+        await self._writes.ensure_finalizer(obj)
+        await self._writes.status(obj, record.status, decision.status, retry_if_unchanged=True)
         await self._recorder.started(record, decision.status, now=now)
         return Result()
 
@@ -342,7 +338,7 @@ class Reconciler:
                 task_runs = [t for t in fresh.get("items", []) if self._child(t, pipeline_run)]
                 evidence = status.read_evidence(pipeline_run, task_runs)
         observation = progress.observe(record.status, evidence, now=now, policy=self._policy)
-        await self._write_status(obj, record.status, observation.status)
+        await self._writes.status(obj, record.status, observation.status)
         if observation.entered is not None:
             await self._recorder.finished(record, observation.status, now=now)
             return self._after_finish(observation.status, now)
@@ -383,7 +379,7 @@ class Reconciler:
                 await self._recorder.block_clear_refused(record, str(requested), now=now)
         elif requested is not None:
             cleared = record.status.model_copy(update={"block_clearance": requested})
-            await self._write_status(obj, record.status, cleared)
+            await self._writes.status(obj, record.status, cleared)
             await self._recorder.block_cleared(record, requested, now=now)
             record = history.record_from_object({**obj, "status": cleared.to_wire()})
         step = release.lock_step(record.status, now, self._policy)
@@ -395,7 +391,7 @@ class Reconciler:
         name = record.status.pipeline_run_ref.name
         await self._delete_own_pipeline_run(name, record)
         released = record.status.model_copy(update={"lock_released_at": now})
-        await self._write_status(obj, record.status, released)
+        await self._writes.status(obj, record.status, released)
         await self._recorder.lock_released(record, name, now=now)
         return Result()
 
@@ -447,94 +443,8 @@ class Reconciler:
                     # WorkflowExecution on the target releases once it has finished.
                     self._recorder.metrics.error("external", "CleanupFailed")
                     _log.warning("pipelinerun cleanup failed", pipelinerun=name, error=str(exc))
-        await self._drop_finalizer(obj)
+        await self._writes.drop_finalizer(obj)
         if record is not None:
             await self._recorder.deleted(record, lock=name, now=now)
         self._recorder.metrics.forget(meta["namespace"], meta["name"])
         return Result()
-
-    # --- Writes -------------------------------------------------------------------------------
-
-    async def _ensure_finalizer(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER in finalizers:
-            return
-        patch = {
-            "metadata": {
-                "finalizers": [*finalizers, FINALIZER],
-                "resourceVersion": meta["resourceVersion"],
-            }
-        }
-        try:
-            updated = await self._client.patch(
-                WORKFLOW_EXECUTIONS, meta["namespace"], meta["name"], patch
-            )
-        except errors.Conflict as exc:
-            raise Retry("WorkflowExecution changed; re-reading") from exc
-        self._took(obj, updated)
-
-    async def _drop_finalizer(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER not in finalizers:
-            return
-        patch = {
-            "metadata": {
-                "finalizers": [f for f in finalizers if f != FINALIZER],
-                "resourceVersion": meta["resourceVersion"],
-            }
-        }
-        try:
-            updated = await self._client.patch(
-                WORKFLOW_EXECUTIONS, meta["namespace"], meta["name"], patch
-            )
-        except errors.NotFound:
-            return
-        except errors.Conflict as exc:
-            raise Retry("WorkflowExecution changed; re-reading") from exc
-        self._took(obj, updated)
-
-    def _took(self, obj: dict[str, Any], updated: dict[str, Any]) -> None:
-        """Continue from what a write returned, and remember it for the next reconcile."""
-        meta = obj["metadata"]
-        self._own.wrote(f"{meta['namespace']}/{meta['name']}", meta["resourceVersion"], updated)
-        obj.clear()
-        obj.update(copy.deepcopy(updated))
-
-    async def _write_status(
-        self,
-        obj: dict[str, Any],
-        old: WorkflowExecutionStatus,
-        new: WorkflowExecutionStatus,
-        *,
-        retry_if_unchanged: bool = False,
-    ) -> None:
-        """Write the status difference, guarded by resourceVersion.
-
-        With `retry_if_unchanged` (after a PipelineRun was created) a Conflict re-reads the
-        object and writes again as long as its phase has not moved: losing this write would
-        leave a running PipelineRun whose WorkflowExecution still looks undecided.
-        """
-        meta = obj["metadata"]
-        attempts = 3 if retry_if_unchanged else 1
-        for attempt in range(attempts):
-            patch = status_patch(old.to_wire(), new.to_wire(), meta["resourceVersion"])
-            if patch is None:
-                return
-            try:
-                updated = await self._client.patch_status(
-                    WORKFLOW_EXECUTIONS, meta["namespace"], meta["name"], patch
-                )
-            except errors.Conflict as exc:
-                if attempt + 1 == attempts:
-                    raise Retry("WorkflowExecution changed; re-reading") from exc
-                fresh = await self._client.get(WORKFLOW_EXECUTIONS, meta["namespace"], meta["name"])
-                current = history.record_from_object(fresh)
-                if current.phase != old.phase:
-                    raise Retry("WorkflowExecution moved on concurrently") from exc
-                meta["resourceVersion"] = fresh["metadata"]["resourceVersion"]
-                old = current.status
-                continue
-            self._took(obj, updated)
-            return
