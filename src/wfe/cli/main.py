@@ -95,6 +95,27 @@ def _run(
     raise typer.Exit(asyncio.run(run_controller(settings, kubeconfig)))
 
 
+@app.command("clear-block")
+def _clear_block(
+    name: str = typer.Argument(..., help="The failed WorkflowExecution."),
+    namespace: str = typer.Option("default", "--namespace", "-n"),
+    reason: str = typer.Option(..., help="Why the target may be remediated again (audited)."),
+    by: str | None = typer.Option(None, help="Who decides (default: the local user)."),
+    kubeconfig: Path | None = typer.Option(None),
+) -> None:
+    """Clear the block a failed WorkflowExecution puts on its target (audited)."""
+    from wfe.cli.clear_block import clear_block
+
+    try:
+        message = asyncio.run(
+            clear_block(name, namespace, reason=reason, by=by, kubeconfig=kubeconfig)
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(message)
+
+
 @app.command("demo")
 def _demo() -> None:
     """Run the controller on a local control plane through a scripted incident."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from harness import MakeHarness, wfe_body
 
@@ -251,3 +254,55 @@ async def _released(h: object, name: str) -> bool:
 async def _has(h: object, name: str, field: str) -> dict[str, object] | None:
     status = await h.status(name)  # type: ignore[attr-defined]
     return status if field in status else None
+
+
+async def test_wfe_clear_block_command_lifts_the_block(
+    harness: MakeHarness, admin_kubeconfig: Path
+) -> None:
+    h = await harness(cooldown="1s")
+    await h.create("crash", scenario="task_failed_exit_code")
+    await h.wait_phase("crash", "Failed")
+    refused = await _wfe_cli(
+        "clear-block", "nope", "-n", h.namespace, "--reason", "x", kubeconfig=admin_kubeconfig
+    )
+    assert refused.returncode != 0
+    empty = await _wfe_cli(
+        "clear-block", "crash", "-n", h.namespace, "--reason", " ", kubeconfig=admin_kubeconfig
+    )
+    assert empty.returncode == 2
+    assert "--reason" in empty.stderr
+    done = await _wfe_cli(
+        "clear-block",
+        "crash",
+        "-n",
+        h.namespace,
+        "--reason",
+        "rolled back by hand",
+        "--by",
+        "bob",
+        kubeconfig=admin_kubeconfig,
+    )
+    assert done.returncode == 0, done.stderr
+    cleared = await eventually(lambda: _has(h, "crash", "blockClearance"), 20)
+    assert cleared["blockClearance"]["clearedBy"] == "bob"
+    assert cleared["blockClearance"]["clearReason"] == "rolled back by hand"
+    again = await _wfe_cli(
+        "clear-block", "crash", "-n", h.namespace, "--reason", "again", kubeconfig=admin_kubeconfig
+    )
+    assert again.returncode == 2
+    assert "already cleared" in again.stderr
+
+
+async def _wfe_cli(*args: str, kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wfe",
+        *args,
+        "--kubeconfig",
+        str(kubeconfig),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(), err.decode())
