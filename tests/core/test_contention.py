@@ -72,3 +72,41 @@ def test_owner_still_running_is_busy_even_if_run_finished() -> None:
 
 def test_unlabelled_run_is_never_adopted() -> None:
     assert isinstance(resolve(None, finished=False, owner=None), Busy)
+
+
+UID = {"kubernaut.ai/workflow-execution-uid": "uid-old"}
+
+
+def test_a_recreated_namesake_neither_adopts_nor_owns_its_predecessors_run() -> None:
+    assert not owned_by(MINE, namespace="default", name="me", annotations=UID, uid="uid-new")
+    assert owned_by(MINE, namespace="default", name="me", annotations=UID, uid="uid-old")
+    assert owned_by(MINE, namespace="default", name="me", annotations={}, uid="uid-new")
+    result = resolve_existing(
+        namespace="default",
+        name="me",
+        target=TARGET,
+        labels=MINE,
+        finished=True,
+        owner=record("me", None),  # the new incarnation (uid-default-me)
+        now=NOW,
+        policy=POLICY,
+        annotations=UID,
+        uid="uid-default-me",
+    )
+    assert isinstance(result, ReleaseStale)  # its owner is gone: a stale lock
+
+
+def test_a_running_predecessor_run_keeps_the_target_busy() -> None:
+    result = resolve_existing(
+        namespace="default",
+        name="me",
+        target=TARGET,
+        labels=MINE,
+        finished=False,
+        owner=record("me", None),
+        now=NOW,
+        policy=POLICY,
+        annotations=UID,
+        uid="uid-default-me",
+    )
+    assert isinstance(result, Busy)

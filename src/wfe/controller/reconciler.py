@@ -174,8 +174,13 @@ class Reconciler:
         return Result()
 
     def _owned(self, pipeline_run: Mapping[str, Any], record: history.WfeRecord) -> bool:
+        annotations = pipeline_run.get("metadata", {}).get("annotations") or {}
         return contention.owned_by(
-            _labels(pipeline_run), namespace=record.namespace, name=record.name
+            _labels(pipeline_run),
+            namespace=record.namespace,
+            name=record.name,
+            annotations=annotations,
+            uid=record.uid,
         )
 
     async def _adopt(
@@ -276,6 +281,8 @@ class Reconciler:
             owner=owner,
             now=now,
             policy=self._policy,
+            annotations=existing["metadata"].get("annotations") or {},
+            uid=record.uid,
         )
         if isinstance(resolution, contention.Adopt):
             return _ADOPT

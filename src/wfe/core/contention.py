@@ -23,6 +23,7 @@ from wfe.core.release import release_due
 __all__ = [
     "OWNER_LABEL",
     "OWNER_NAMESPACE_LABEL",
+    "OWNER_UID_ANNOTATION",
     "Adopt",
     "Busy",
     "ReleaseStale",
@@ -33,6 +34,9 @@ __all__ = [
 
 OWNER_LABEL = "kubernaut.ai/workflow-execution"
 OWNER_NAMESPACE_LABEL = "kubernaut.ai/source-namespace"
+# The owner's uid: a WorkflowExecution deleted and re-created under the same name is another
+# object, and must neither adopt nor release its predecessor's run as its own.
+OWNER_UID_ANNOTATION = "kubernaut.ai/workflow-execution-uid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,21 @@ class ReleaseStale:
 Resolution = Adopt | Busy | ReleaseStale
 
 
-def owned_by(labels: Mapping[str, str] | None, *, namespace: str, name: str) -> bool:
-    """True only when both ownership labels name exactly this WorkflowExecution."""
+def owned_by(
+    labels: Mapping[str, str] | None,
+    *,
+    namespace: str,
+    name: str,
+    annotations: Mapping[str, str] | None = None,
+    uid: str | None = None,
+) -> bool:
+    """True only when both ownership labels name exactly this WorkflowExecution — and, when
+    the run records its owner's uid and `uid` is given, that uid is this object's."""
     labels = labels or {}
-    return labels.get(OWNER_LABEL) == name and labels.get(OWNER_NAMESPACE_LABEL) == namespace
+    if labels.get(OWNER_LABEL) != name or labels.get(OWNER_NAMESPACE_LABEL) != namespace:
+        return False
+    recorded = (annotations or {}).get(OWNER_UID_ANNOTATION)
+    return not (uid and recorded and recorded != uid)
 
 
 def resolve_existing(
@@ -75,6 +90,8 @@ def resolve_existing(
     owner: WfeRecord | None,
     now: datetime,
     policy: Policy,
+    annotations: Mapping[str, str] | None = None,
+    uid: str | None = None,
 ) -> Resolution:
     """Decide about an existing lock PipelineRun.
 
@@ -84,8 +101,11 @@ def resolve_existing(
         owner: the WorkflowExecution its labels name, read from the API server, or None if
             that object does not exist (or the labels name nobody).
     """
-    if owned_by(labels, namespace=namespace, name=name):
+    if owned_by(labels, namespace=namespace, name=name, annotations=annotations, uid=uid):
         return Adopt()
+    recorded = (annotations or {}).get(OWNER_UID_ANNOTATION)
+    if owner is not None and recorded and owner.uid and owner.uid != recorded:
+        owner = None  # the object of that name is a later incarnation: the owner is gone
     labels = labels or {}
     owner_ns = labels.get(OWNER_NAMESPACE_LABEL)
     owner_name = labels.get(OWNER_LABEL)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe.api.models import WorkflowRef
-from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL
+from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL, OWNER_UID_ANNOTATION
 from wfe.core.durations import format_duration
 from wfe.core.lock import label_value, lock_name, target_label_value
 from wfe.core.validation import TARGET_PARAMETER, ValidSpec
@@ -38,7 +38,6 @@ PIPELINE_NAME = "workflow"
 WORKFLOW_ID_LABEL = "kubernaut.ai/workflow-id"
 TARGET_LABEL = "kubernaut.ai/target-resource"
 TARGET_ANNOTATION = "kubernaut.ai/target-resource"
-UID_ANNOTATION = "kubernaut.ai/workflow-execution-uid"
 MANAGED_BY = "workflow-execution"
 
 
@@ -70,7 +69,7 @@ def build_pipeline_run(
                 TARGET_LABEL: target_label_value(target),
                 "app.kubernetes.io/managed-by": MANAGED_BY,
             },
-            "annotations": {TARGET_ANNOTATION: target, UID_ANNOTATION: uid},
+            "annotations": {TARGET_ANNOTATION: target, OWNER_UID_ANNOTATION: uid},
         },
         "spec": {
             "pipelineRef": {
