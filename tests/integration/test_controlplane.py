@@ -265,3 +265,47 @@ async def test_service_account_token_authenticates_and_rbac_applies(
         )
     )
     assert review.status.allowed is False
+
+
+async def test_processes_die_with_a_killed_parent(testbin: object) -> None:
+    """A test run killed by a timeout must not leave etcd and kube-apiserver behind."""
+    import asyncio
+    import signal
+    import sys
+
+    from wfe.dev.eventually import eventually
+
+    script = (
+        "import asyncio, os\n"
+        "from wfe.dev.controlplane import ControlPlane\n"
+        "async def main():\n"
+        "    cp = ControlPlane(install_crds=False)\n"
+        "    await cp.start()\n"
+        "    print('PIDS', *(p.popen.pid for p in cp._processes), flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    line = b""
+    while not line.startswith(b"PIDS"):
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line, "the child exited before starting the control plane"
+    pids = [int(p) for p in line.split()[1:]]
+    assert len(pids) == 2
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+
+    def all_gone() -> bool:
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    if "State:\tZ" not in status.read():
+                        return False
+            except FileNotFoundError:
+                continue
+        return True
+
+    await eventually(all_gone, 20, message="etcd and kube-apiserver exit with their parent")

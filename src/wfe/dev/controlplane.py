@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -72,6 +73,16 @@ _Probe: TypeAlias = Callable[[], bool]
 _SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"  # an allocation range only: nothing dials it
 _LOG_TAIL_LINES = 40
 _STOP_GRACE_SECONDS = 15.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when its parent dies (PR_SET_PDEATHSIG).
+
+    Without it, a test run killed by a timeout leaves etcd and kube-apiserver running.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 class ControlPlaneError(RuntimeError):
@@ -408,6 +419,8 @@ class ControlPlane:
                 cwd=self.workdir,
                 # Own session: a Ctrl-C in the terminal reaches us, and we stop them in order.
                 start_new_session=True,
+                # And if we are killed before we can stop them, the kernel does (Linux).
+                preexec_fn=_die_with_parent,
             )
         except BaseException:
             log_file.close()
