@@ -204,7 +204,7 @@ async def stage(
     watching = asyncio.create_task(watcher.run())
     running = asyncio.create_task(controller.run(stop))
     try:
-        while controller.wfes is None or not controller.wfes.synced:
+        while not controller.working:
             await asyncio.sleep(0.05)
         yield watcher
     finally:

@@ -71,9 +71,7 @@ async def local_stack(*, sim_duration: float = 3.0, **overrides: Any) -> AsyncIt
                 asyncio.create_task(controller.run(stop), name="controller"),
             ]
             try:
-                while (
-                    not controller.leading or controller.wfes is None or not controller.wfes.synced
-                ):
+                while not controller.working:
                     if any(t.done() for t in tasks):
                         for t in tasks:
                             if t.done():

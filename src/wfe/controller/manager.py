@@ -112,6 +112,8 @@ class Controller:
         self.probe_server = HttpServer.probes(self._not_ready, settings.health_address)
         self.wfes: Informer | None = None
         self.queue: WorkQueue[str] | None = None
+        self.working = False
+        """True while this replica's caches are synced and its workers run."""
 
     def _audit_sink(self) -> AuditSink:
         """Logs always; the Data Storage batch endpoint too when one is configured."""
@@ -208,8 +210,10 @@ class Controller:
                 for n in range(s.workers)
             ]
             tasks += workers
+            self.working = True
             await asyncio.gather(*workers)
         finally:
+            self.working = False
             queue.shutdown()
             for task in tasks:
                 task.cancel()

@@ -43,6 +43,7 @@ __all__ = ["TARGET_INDEX", "TASK_RUN_INDEX", "Reconciler", "Result"]
 TARGET_INDEX = "target"
 TASK_RUN_INDEX = "pipelineRun"
 _CREATE_ATTEMPTS = 3
+_HISTORY_PHASES = frozenset({Phase.RUNNING.value, Phase.COMPLETED.value, Phase.FAILED.value})
 _ADOPT = object()
 _RETRY = object()
 _log = structlog.get_logger("wfe.controller")
@@ -132,6 +133,11 @@ class Reconciler:
             return []
         out = []
         for other in self._wfes.by_index(TARGET_INDEX, target):
+            # Only Running, Completed and Failed ones can hold, cool or block the target;
+            # skipping the rest unparsed keeps a storm of Skipped objects from making each
+            # decision cost O(storm).
+            if (other.get("status") or {}).get("phase") not in _HISTORY_PHASES:
+                continue
             try:
                 out.append(history.record_from_object(other))
             except InvalidInput as exc:

@@ -93,11 +93,7 @@ class Harness:
         self._replicas.append((controller, stop, task))
         self.controller = controller
         if not settings.leader_election:
-            await eventually(
-                lambda: controller.wfes is not None and controller.wfes.synced,
-                30,
-                message="controller caches synced",
-            )
+            await eventually(lambda: controller.working, 60, message="controller workers started")
         return controller
 
     async def stop_controller(self, controller: Controller | None = None) -> None:
@@ -146,7 +142,7 @@ class Harness:
     async def status(self, name: str) -> dict[str, Any]:
         return (await self.get(name)).get("status") or {}
 
-    async def wait_phase(self, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
+    async def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
         async def check() -> dict[str, Any] | None:
             status = await self.status(name)
             return status if status.get("phase") == phase else None

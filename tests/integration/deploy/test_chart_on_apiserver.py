@@ -187,7 +187,7 @@ async def test_controller_lifecycle_as_the_chart_service_account(
 
         def leading() -> bool:
             recorder.check()
-            return controller.leading and controller.wfes is not None and controller.wfes.synced
+            return controller.working
 
         await eventually(leading, 60, message="the controller leads and its caches are synced")
         target = f"{namespace}/deployment/payment-api"

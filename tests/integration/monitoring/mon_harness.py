@@ -66,7 +66,7 @@ class MonitoredHarness(Harness):
         self._running.append((controller, stop, asyncio.create_task(controller.run(stop))))
         self.controller = controller
         await eventually(
-            lambda: controller.wfes is not None and controller.wfes.synced,
+            lambda: controller.working,
             30,
             message="controller caches synced",
         )
