@@ -6,8 +6,18 @@ the next attempt: a Conflict, a cache not yet synced, an API server that did not
 
 from __future__ import annotations
 
-__all__ = ["Retry"]
+__all__ = ["Retry", "RetryAfter"]
 
 
 class Retry(Exception):
     """A transient condition: retry the key with rate-limited backoff."""
+
+
+class RetryAfter(Retry):
+    """Not possible yet for a reason that will pass (e.g. the cache is still syncing): look
+    again after `seconds`, without growing the key's error backoff — a fail-closed check must
+    not leave a WorkflowExecution waiting minutes after the cause is gone."""
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds

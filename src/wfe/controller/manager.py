@@ -20,7 +20,7 @@ import structlog
 
 from wfe.config import Settings
 from wfe.controller import slim
-from wfe.controller.errors import Retry
+from wfe.controller.errors import Retry, RetryAfter
 from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.servers import HttpServer
@@ -237,6 +237,12 @@ class Controller:
             except asyncio.CancelledError:
                 queue.done(key)
                 raise
+            except RetryAfter as exc:
+                # Fail closed, but look again soon: the cause (a syncing cache) will pass.
+                self.metrics.reconciles.labels(result="requeue").inc()
+                _log.info("reconcile deferred", wfe=key, reason=str(exc))
+                queue.forget(key)
+                queue.add_after(key, exc.seconds)
             except (Retry, errors.ApiError) as exc:
                 self.metrics.reconciles.labels(result="error").inc()
                 _log.warning(

@@ -26,7 +26,7 @@ import structlog
 
 from wfe.api.enums import Phase
 from wfe.api.models import LocalObjectReference, SkipDetails, WorkflowExecutionStatus
-from wfe.controller.errors import Retry
+from wfe.controller.errors import Retry, RetryAfter
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.writes import Writer
 from wfe.core import clearance, contention, decide, history, lock, progress, release
@@ -128,7 +128,9 @@ class Reconciler:
 
     def _history(self, target: str | None) -> list[history.WfeRecord]:
         if not (self._wfes.synced and self._wfes.healthy):
-            raise Retry("WorkflowExecution cache not synced or its watch is failing")
+            raise RetryAfter(
+                "WorkflowExecution cache not synced or its watch is failing", seconds=1.0
+            )
         if target is None:
             return []
         out = []

@@ -11,7 +11,7 @@ from wfe.dev.eventually import eventually
 
 
 async def test_completes_and_releases_the_lock_after_cooldown(harness: MakeHarness) -> None:
-    h = await harness(cooldown="3s")
+    h = await harness(cooldown="3s", duration=3)  # long enough to observe Running
     await h.create("fix-1")
     running = await h.wait_phase("fix-1", "Running")
     assert running["pipelineRunRef"]["name"] == lock_name(h.target())

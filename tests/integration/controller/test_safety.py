@@ -62,7 +62,7 @@ async def test_cooldown_skips_then_lock_released_lets_the_next_run(harness: Make
 
     await eventually(released, 20)
     await h.create("c")
-    await h.wait_phase("c", "Running")
+    await h.wait_phase("c", "Completed")  # it ran
 
 
 async def test_adopts_its_own_pipeline_run_after_a_lost_status_write(harness: MakeHarness) -> None:
@@ -116,7 +116,7 @@ async def test_stale_lock_of_a_vanished_owner_is_released_and_audited(
     assert stale is not None
     await h.start_controller()
     await h.create("next")
-    await h.wait_phase("next", "Running")
+    await h.wait_phase("next", "Completed")  # it ran (its lock is held for the 1 h cooldown)
     fresh = await h.pipeline_run()
     assert fresh is not None
     assert fresh["metadata"]["uid"] != stale["metadata"]["uid"]
