@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wfe.core.durations import parse_duration
-from wfe.core.errors import InvalidInput, Problem
+from wfe.core.errors import InvalidInput
 from wfe.core.policy import Policy
 
 __all__ = [
@@ -203,12 +203,8 @@ def load_settings(
         ]
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from exc
     except InvalidInput as exc:
-        raise ConfigError("invalid configuration: " + _policy_message(exc.problems)) from exc
+        raise ConfigError(f"invalid configuration: {exc}") from exc
     return settings
-
-
-def _policy_message(problems: tuple[Problem, ...]) -> str:
-    return "; ".join(str(p) for p in problems)
 
 
 def _default_text(value: object) -> str:

@@ -21,10 +21,6 @@ class Phase(StrEnum):
     FAILED = "Failed"
     SKIPPED = "Skipped"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in (Phase.COMPLETED, Phase.FAILED, Phase.SKIPPED)
-
 
 class FailureReason(StrEnum):
     """Classified cause of a failure (`status.failureDetails.reason`)."""

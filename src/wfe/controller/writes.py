@@ -9,7 +9,6 @@ one write re-reads and retries in place while the phase has not moved.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from wfe.api.models import WorkflowExecutionStatus
@@ -80,9 +79,10 @@ class Writer:
     def _took(self, obj: dict[str, Any], updated: dict[str, Any]) -> None:
         """Continue from what a write returned, and remember it for the next reconcile."""
         meta = obj["metadata"]
+        # OwnWrites keeps its own copy; the response itself is ours alone to continue from.
         self._own.wrote(f"{meta['namespace']}/{meta['name']}", meta["resourceVersion"], updated)
         obj.clear()
-        obj.update(copy.deepcopy(updated))
+        obj.update(updated)
 
     async def status(
         self,
