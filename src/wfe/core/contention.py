@@ -22,7 +22,9 @@ from wfe.core.release import release_due
 
 __all__ = [
     "OWNER_LABEL",
+    "OWNER_NAMESPACE_ANNOTATION",
     "OWNER_NAMESPACE_LABEL",
+    "OWNER_NAME_ANNOTATION",
     "OWNER_UID_ANNOTATION",
     "Adopt",
     "Busy",
@@ -34,6 +36,11 @@ __all__ = [
 
 OWNER_LABEL = "kubernaut.ai/workflow-execution"
 OWNER_NAMESPACE_LABEL = "kubernaut.ai/source-namespace"
+# The owner's exact name and namespace. Labels carry them as valid label values (a name may be
+# 253 characters, a label value 63), so ownership is read from these annotations; runs written
+# before they existed fall back to the labels.
+OWNER_NAME_ANNOTATION = "kubernaut.ai/workflow-execution"
+OWNER_NAMESPACE_ANNOTATION = "kubernaut.ai/source-namespace"
 # The owner's uid: a WorkflowExecution deleted and re-created under the same name is another
 # object, and must neither adopt nor release its predecessor's run as its own.
 OWNER_UID_ANNOTATION = "kubernaut.ai/workflow-execution-uid"
