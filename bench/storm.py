@@ -232,7 +232,7 @@ async def _storm(
 
     async def make(i: int) -> None:
         name = f"s{i:05d}"
-        target = f"payment/deployment/app-{i % args.targets}"
+        target = f"payment/Deployment/app-{i % args.targets}"
         t0 = time.monotonic()
         await user.create(WORKFLOW_EXECUTIONS, wfe_ns, wfe(name, target))
         created[name] = t0
@@ -302,7 +302,7 @@ async def _steady(client: Client, watcher: Watcher, args: argparse.Namespace) ->
         created[name] = time.monotonic()
         pending.append(
             asyncio.create_task(
-                client.create(WORKFLOW_EXECUTIONS, wfe_ns, wfe(name, f"steady/deployment/t{i}"))
+                client.create(WORKFLOW_EXECUTIONS, wfe_ns, wfe(name, f"steady/Deployment/t{i}"))
             )
         )
     await asyncio.gather(*pending)
@@ -330,7 +330,7 @@ async def memory(cp: ControlPlane, api: ApiClient, args: argparse.Namespace) -> 
     await bounded(
         [
             client.create(
-                WORKFLOW_EXECUTIONS, wfe_ns, wfe(f"m{i:05d}", f"mem/deployment/t{i % 500}")
+                WORKFLOW_EXECUTIONS, wfe_ns, wfe(f"m{i:05d}", f"mem/Deployment/t{i % 500}")
             )
             for i in range(args.cached)
         ]

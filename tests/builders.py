@@ -13,10 +13,13 @@ from wfe.api.models import (
     WorkflowExecutionStatus,
 )
 from wfe.core.history import WfeRecord
+from wfe.core.kinds import BUILTIN_KINDS, KindCatalog
 from wfe.core.lock import lock_name
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-TARGET = "payment/deployment/payment-api"
+TARGET = "payment/Deployment/payment-api"
+# What a cluster serving the built-in kinds lists in discovery (complete: nothing else served).
+CATALOG = KindCatalog.of(BUILTIN_KINDS)
 
 
 def spec(target: str = TARGET, **overrides: Any) -> dict[str, Any]:

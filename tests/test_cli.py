@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from typer.testing import CliRunner
 
 from wfe.api.crd import packaged_crd_yaml
@@ -11,9 +13,9 @@ runner = CliRunner()
 
 
 def test_lock_name() -> None:
-    result = runner.invoke(app, ["lock-name", "payment/deployment/payment-api"])
+    result = runner.invoke(app, ["lock-name", "payment/Deployment/payment-api"])
     assert result.exit_code == 0
-    assert result.stdout == "wfe-cf0cc089293b1165\n"
+    assert result.stdout == "wfe-7c240c08fe7f0cc3\n"
 
 
 def test_lock_name_rejects_a_malformed_target_naming_the_field() -> None:
@@ -26,3 +28,22 @@ def test_crd_prints_the_packaged_manifest() -> None:
     result = runner.invoke(app, ["crd"])
     assert result.exit_code == 0
     assert result.stdout == packaged_crd_yaml()
+
+
+def test_lock_name_warns_when_a_builtin_kind_is_not_spelled_canonically() -> None:
+    result = runner.invoke(app, ["lock-name", "payment/deploy/payment-api"])
+    assert result.exit_code == 0
+    assert "warning:" in result.stderr
+    assert "'payment/Deployment/payment-api'" in result.stderr
+    # Still the runbook recipe's name of what was typed: the operator may be looking for it.
+    assert (
+        result.stdout.strip()
+        == "wfe-" + hashlib.sha256(b"payment/deploy/payment-api").hexdigest()[:16]
+    )
+
+
+def test_lock_name_does_not_warn_for_canonical_or_unknown_kinds() -> None:
+    for good in ("payment/Deployment/payment-api", "Node/worker-1", "ns/Certificate/web"):
+        result = runner.invoke(app, ["lock-name", good])
+        assert result.exit_code == 0
+        assert "warning" not in result.stderr, good

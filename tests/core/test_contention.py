@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from wfe.api.enums import Phase, SkipReason
-from wfe.core.contention import Adopt, Busy, ReleaseStale, owned_by, resolve_existing
+from wfe.core.contention import (
+    OWNER_LABEL,
+    OWNER_NAME_ANNOTATION,
+    OWNER_NAMESPACE_ANNOTATION,
+    OWNER_NAMESPACE_LABEL,
+    Adopt,
+    Busy,
+    ReleaseStale,
+    owned_by,
+    owner_of,
+    resolve_existing,
+)
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
 
@@ -110,3 +121,19 @@ def test_a_running_predecessor_run_keeps_the_target_busy() -> None:
         uid="uid-default-me",
     )
     assert isinstance(result, Busy)
+
+
+def test_owner_is_read_from_the_annotations_first() -> None:
+    long_name = "x" * 200
+    labels = {OWNER_LABEL: "x" * 40 + "-0123456789abcdef", OWNER_NAMESPACE_LABEL: "team"}
+    annotations = {OWNER_NAME_ANNOTATION: long_name, OWNER_NAMESPACE_ANNOTATION: "team"}
+    assert owner_of(labels, annotations) == ("team", long_name)
+    assert owned_by(labels, namespace="team", name=long_name, annotations=annotations)
+    # The shortened label value alone names nobody real.
+    assert not owned_by(labels, namespace="team", name=labels[OWNER_LABEL], annotations=annotations)
+
+
+def test_runs_without_owner_annotations_fall_back_to_the_labels() -> None:
+    labels = {OWNER_LABEL: "a", OWNER_NAMESPACE_LABEL: "team"}
+    assert owner_of(labels, {}) == ("team", "a")
+    assert owner_of({}, {}) is None

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
 from wfe.core.clearance import blocks_target
-from wfe.core.decide import Candidate, Fail, Run, Skip, decide, prior_failures
+from wfe.core.decide import Candidate, Defer, Fail, Run, Skip, decide, prior_failures
 from wfe.core.history import WfeRecord
+from wfe.core.kinds import KindCatalog
 from wfe.core.policy import Policy
 
-from builders import NOW, TARGET, record, spec
+from builders import CATALOG, NOW, TARGET, record, spec
 
 POLICY = Policy()
 
@@ -25,13 +26,13 @@ def candidate(raw: dict[str, Any] | None = None, name: str = "new") -> Candidate
 
 
 def run(*others: WfeRecord, raw: dict[str, Any] | None = None, policy: Policy = POLICY) -> Any:
-    return decide(candidate(raw), list(others), now=NOW, policy=policy)
+    return decide(candidate(raw), list(others), now=NOW, policy=policy, kinds=CATALOG)
 
 
 def test_runs_when_target_is_free() -> None:
     decision = run()
     assert isinstance(decision, Run)
-    assert decision.lock == "wfe-cf0cc089293b1165"
+    assert decision.lock == "wfe-7c240c08fe7f0cc3"
     assert decision.status.phase is Phase.RUNNING
     assert decision.status.start_time == NOW
     assert decision.status.pipeline_run_ref is not None
@@ -75,13 +76,26 @@ def test_resource_busy_names_the_running_workflow() -> None:
 
 
 def test_running_on_another_target_does_not_block() -> None:
-    other = record("elsewhere", Phase.RUNNING, target="payment/deployment/other")
+    other = record("elsewhere", Phase.RUNNING, target="payment/Deployment/other")
     assert isinstance(run(other), Run)
 
 
-def test_target_compared_exactly_as_written() -> None:
-    other = record("case", Phase.RUNNING, target="payment/Deployment/payment-api")
-    assert isinstance(run(other), Run)
+def test_another_spelling_of_a_held_target_fails_instead_of_taking_a_second_lock() -> None:
+    holder = record("holder", Phase.RUNNING)
+    decision = run(holder, raw=spec(targetResource="payment/deployment/payment-api"))
+    assert isinstance(decision, Fail)
+    details = decision.status.failure_details
+    assert details is not None
+    assert details.reason is FailureReason.CONFIGURATION_ERROR
+    assert "spec.targetResource" in details.message
+    assert "'payment/Deployment/payment-api'" in details.message
+
+
+def test_undecidable_kind_defers() -> None:
+    partial = KindCatalog.of([], complete=False)
+    raw = spec(targetResource="payment/Widget/w")
+    decision = decide(candidate(raw), [], now=NOW, policy=POLICY, kinds=partial)
+    assert isinstance(decision, Defer)
 
 
 def test_previous_execution_failure_blocks() -> None:
@@ -193,7 +207,9 @@ def test_only_the_most_recent_terminal_counts() -> None:
 
 def test_candidate_itself_in_history_is_ignored() -> None:
     me = record("new", Phase.RUNNING)
-    assert isinstance(decide(candidate(name="new"), [me], now=NOW, policy=POLICY), Run)
+    assert isinstance(
+        decide(candidate(name="new"), [me], now=NOW, policy=POLICY, kinds=CATALOG), Run
+    )
 
 
 @pytest.mark.parametrize(
@@ -228,7 +244,11 @@ def test_allowed_service_account_and_timeout_cap() -> None:
 
 def test_missing_spec_fails() -> None:
     decision = decide(
-        Candidate(namespace="d", name="n", uid="u", spec=None), [], now=NOW, policy=POLICY
+        Candidate(namespace="d", name="n", uid="u", spec=None),
+        [],
+        now=NOW,
+        policy=POLICY,
+        kinds=CATALOG,
     )
     assert isinstance(decision, Fail)
     assert "spec" in decision.invalid.message
@@ -249,7 +269,7 @@ def histories(draw: st.DrawFn) -> list[WfeRecord]:
             record(
                 f"r{i}",
                 phase,
-                target=draw(st.sampled_from([TARGET, "payment/deployment/other"])),
+                target=draw(st.sampled_from([TARGET, "payment/Deployment/other"])),
                 finished=finished if phase in (Phase.COMPLETED, Phase.FAILED) else None,
                 started=finished - timedelta(seconds=30),
                 ran=draw(st.booleans()),

@@ -39,7 +39,7 @@ def test_reads_upstream_shaped_object_with_unknown_fields() -> None:
     record = record_from_object(raw)
     assert record.key == "default/a"
     assert record.phase is Phase.FAILED
-    assert record.target == "payment/deployment/payment-api"
+    assert record.target == "payment/Deployment/payment-api"
     assert record.workflow_id == "restart-pod"
     assert record.status.consecutive_failures == 2
     assert record.finished_at is not None

@@ -223,7 +223,7 @@ async def test_gone_relists_at_once_and_errors_retry_after_a_delay(
 
 def test_command_line_rejects_a_bad_target_mapping(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["--kubeconfig", "kc", "--scenario-for", "payment/deployment/x=explode"])
+        main(["--kubeconfig", "kc", "--scenario-for", "payment/Deployment/x=explode"])
     assert exit_info.value.code == 2
     assert "explode" in capsys.readouterr().err
 

@@ -88,7 +88,7 @@ def _event(n: int) -> AuditEvent:
         namespace="payment",
         name=f"wfe-{n}",
         outcome="pending",
-        target="payment/deployment/api",
+        target="payment/Deployment/api",
         workflow_id="restart-pod",
         event_id=f"event-{n:05d}",
     )

@@ -13,7 +13,7 @@ from wfe.core.policy import Policy
 from wfe.core.validation import ValidSpec, validate_spec
 from wfe.tekton.pipelinerun import build_pipeline_run, bundle_reference
 
-from builders import NOW, spec
+from builders import CATALOG, NOW, spec
 from strategies import parameters, valid_targets
 
 POLICY = Policy()
@@ -36,14 +36,14 @@ def test_manifest_shape() -> None:
     pr = build(spec())
     assert pr["apiVersion"] == "tekton.dev/v1"
     assert pr["kind"] == "PipelineRun"
-    assert pr["metadata"]["name"] == "wfe-cf0cc089293b1165"
+    assert pr["metadata"]["name"] == "wfe-7c240c08fe7f0cc3"
     assert pr["metadata"]["namespace"] == "kw"
     assert "ownerReferences" not in pr["metadata"]
     labels = pr["metadata"]["labels"]
     assert labels["kubernaut.ai/workflow-execution"] == "wfe-1"
     assert labels["kubernaut.ai/source-namespace"] == "default"
     assert labels["kubernaut.ai/workflow-id"] == "restart-pod"
-    assert labels["kubernaut.ai/target-resource"] == "payment.deployment.payment-api"
+    assert labels["kubernaut.ai/target-resource"] == "payment.Deployment.payment-api"
     assert pr["metadata"]["annotations"]["kubernaut.ai/target-resource"] == spec()["targetResource"]
     assert pr["spec"]["pipelineRef"] == {
         "resolver": "bundles",
@@ -56,7 +56,7 @@ def test_manifest_shape() -> None:
     assert pr["spec"]["params"] == [
         {"name": "NAMESPACE", "value": "payment"},
         {"name": "REPLICAS", "value": "3"},
-        {"name": "TARGET_RESOURCE", "value": "payment/deployment/payment-api"},
+        {"name": "TARGET_RESOURCE", "value": "payment/Deployment/payment-api"},
     ]
     assert pr["spec"]["taskRunTemplate"] == {"serviceAccountName": "kubernaut-workflow-runner"}
     assert pr["spec"]["timeouts"] == {"pipeline": "1h0m0s"}
@@ -101,6 +101,7 @@ def test_run_decision_builds_the_lock_it_names() -> None:
         [],
         now=NOW,
         policy=POLICY,
+        kinds=CATALOG,
     )
     assert isinstance(decision, Run)
     pr = build_pipeline_run(

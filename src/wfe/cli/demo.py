@@ -25,8 +25,8 @@ from wfe.kube.client import Client
 __all__ = ["run_demo"]
 
 NAMESPACE = "default"
-TARGETS = [f"payment/deployment/api-{i}" for i in range(3)]
-OOM_TARGET = "payment/deployment/ledger"
+TARGETS = [f"payment/Deployment/api-{i}" for i in range(3)]
+OOM_TARGET = "payment/Deployment/ledger"
 
 
 def _wfe(name: str, target: str, scenario: str = "success") -> dict[str, Any]:

@@ -13,7 +13,7 @@ import typer
 
 from wfe import config
 from wfe.api import crd
-from wfe.core import errors, lock, target
+from wfe.core import errors, kinds, lock, target
 from wfe.observability import logs
 
 __all__ = ["app", "main"]
@@ -38,12 +38,19 @@ def _lock_name(
         ..., metavar="TARGET", help="namespace/Kind/name or Kind/name"
     ),
 ) -> None:
-    """Print the lock (PipelineRun) name of a target, as the runbooks compute it."""
+    """Print the lock (PipelineRun) name of a target, as the runbooks compute it.
+
+    Warns (on stderr) when a built-in kind is spelled otherwise than the API server names it:
+    the controller refuses such a target, so its lock name is not one that will ever be held.
+    """
     try:
-        target.parse_target(target_resource)
+        parsed = target.parse_target(target_resource)
     except errors.InvalidInput as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    spelling = kinds.check_kind(parsed, kinds.builtin_catalog())
+    if isinstance(spelling, kinds.Misspelled):
+        typer.echo(f"warning: {spelling.problem}", err=True)
     typer.echo(lock.lock_name(target_resource))
 
 

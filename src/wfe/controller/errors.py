@@ -1,7 +1,10 @@
 """How the reconciler says "not now": a transient condition, retried with rate-limited backoff.
 
 A business outcome (skip, fail) is never an exception; `Retry` is for what may be different on
-the next attempt: a Conflict, a cache not yet synced, an API server that did not answer.
+the next attempt: a Conflict, a cache not yet synced, an API server that did not answer. Its
+`reason` is a CamelCase word for what stands in the way (`TektonUnavailable`); a
+WorkflowExecution kept waiting by it shows that reason in its status (docs/architecture.md,
+"The status always explains").
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ __all__ = ["Retry", "RetryAfter"]
 class Retry(Exception):
     """A transient condition: retry the key with rate-limited backoff."""
 
+    def __init__(self, message: str, *, reason: str = "Retrying") -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 class RetryAfter(Retry):
     """Not possible yet for a reason that will pass (e.g. the cache is still syncing): look
     again after `seconds`, without growing the key's error backoff — a fail-closed check must
     not leave a WorkflowExecution waiting minutes after the cause is gone."""
 
-    def __init__(self, message: str, *, seconds: float) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, seconds: float, reason: str = "Retrying") -> None:
+        super().__init__(message, reason=reason)
         self.seconds = seconds

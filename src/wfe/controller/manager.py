@@ -24,7 +24,7 @@ from wfe.controller.errors import Retry, RetryAfter
 from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.servers import HttpServer
-from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL
+from wfe.core import contention
 from wfe.kube import errors
 from wfe.kube.client import Client
 from wfe.kube.informer import Informer, object_key
@@ -60,9 +60,9 @@ def _pipeline_run_of(obj: Mapping[str, Any]) -> list[str]:
 
 
 def _owner_key(obj: Mapping[str, Any]) -> str | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_LABEL)
-    return f"{namespace}/{name}" if namespace and name else None
+    meta = obj.get("metadata") or {}
+    owner = contention.owner_of(meta.get("labels"), meta.get("annotations"))
+    return f"{owner[0]}/{owner[1]}" if owner else None
 
 
 class _QueueMetrics:

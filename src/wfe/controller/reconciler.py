@@ -17,6 +17,7 @@ status write is minutes old by then, and an unhealthy watch makes every decision
 from __future__ import annotations
 
 import copy
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,13 +26,26 @@ from typing import Any
 import structlog
 
 from wfe.api.enums import Phase
-from wfe.api.models import LocalObjectReference, SkipDetails, WorkflowExecutionStatus
+from wfe.api.models import SkipDetails, WorkflowExecutionStatus
+from wfe.controller.discovery import KindDiscovery
 from wfe.controller.errors import Retry, RetryAfter
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.writes import Writer
-from wfe.core import clearance, contention, decide, history, lock, progress, release
+from wfe.core import (
+    clearance,
+    contention,
+    decide,
+    history,
+    kinds,
+    lock,
+    progress,
+    release,
+    starting,
+)
 from wfe.core.errors import InvalidInput, Problem
 from wfe.core.policy import Policy
+from wfe.core.target import parse_target
+from wfe.core.validation import Invalid
 from wfe.kube import errors
 from wfe.kube.client import Client
 from wfe.kube.informer import Informer
@@ -44,9 +58,21 @@ TARGET_INDEX = "target"
 TASK_RUN_INDEX = "pipelineRun"
 _CREATE_ATTEMPTS = 3
 _HISTORY_PHASES = frozenset({Phase.RUNNING.value, Phase.COMPLETED.value, Phase.FAILED.value})
-_ADOPT = object()
-_RETRY = object()
+_MAX_WAITING = 10_000
+# Deleting a lock deletes its TaskRuns (and their pods) before the next run can reuse the name.
+_PROPAGATION = "Background"
 _log = structlog.get_logger("wfe.controller")
+
+
+class _Taken(enum.Enum):
+    TAKEN = "taken"
+
+
+class _Contention(enum.Enum):
+    RELEASED = "released"
+
+
+_LockOutcome = _Taken | SkipDetails | decide.Fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +103,7 @@ class Reconciler:
         task_runs: Informer,
         policy: Policy,
         recorder: Recorder,
+        kind_discovery: KindDiscovery | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._client = client
@@ -88,6 +115,9 @@ class Reconciler:
         self._now = now
         self._refusals: set[tuple[str, str]] = set()
         self._writes = Writer(client)
+        self._kinds = kind_discovery or KindDiscovery(client)
+        # uid -> when deciding or starting it first failed (bounded: see _note_waiting).
+        self._waiting_since: dict[str, datetime] = {}
 
     @property
     def _ns(self) -> str:
@@ -117,7 +147,13 @@ class Reconciler:
         )
         structlog.contextvars.bind_contextvars(target=record.target)
         if record.phase in (None, Phase.PENDING):
-            return await self._decide(obj, record, now)
+            try:
+                result = await self._decide(obj, record, now)
+            except (Retry, errors.ApiError) as exc:
+                await self._explain_waiting(obj, record, exc, now)
+                raise
+            self._waiting_since.pop(record.uid, None)
+            return result
         if record.phase is Phase.RUNNING:
             return await self._follow(obj, record, now)
         if record.phase in (Phase.COMPLETED, Phase.FAILED):
@@ -129,7 +165,9 @@ class Reconciler:
     def _history(self, target: str | None) -> list[history.WfeRecord]:
         if not (self._wfes.synced and self._wfes.healthy):
             raise RetryAfter(
-                "WorkflowExecution cache not synced or its watch is failing", seconds=1.0
+                "WorkflowExecution cache not synced or its watch is failing",
+                seconds=1.0,
+                reason="CacheNotSynced",
             )
         if target is None:
             return []
@@ -146,9 +184,17 @@ class Reconciler:
                 meta = other.get("metadata", {})
                 raise Retry(
                     f"cannot read {meta.get('namespace')}/{meta.get('name')} on the same "
-                    f"target: {exc}"
+                    f"target: {exc}",
+                    reason="UnreadablePeer",
                 ) from exc
         return out
+
+    async def _kind_catalog(self, target: str | None) -> kinds.KindCatalog:
+        try:
+            parsed = parse_target(target)
+        except InvalidInput:
+            return kinds.KindCatalog(())  # validation fails first; no catalog needed
+        return await self._kinds.catalog_for(parsed.kind)
 
     async def _decide(
         self, obj: dict[str, Any], record: history.WfeRecord, now: datetime
@@ -157,23 +203,27 @@ class Reconciler:
         raw_target = spec.get("targetResource") if isinstance(spec, Mapping) else None
         target = raw_target if isinstance(raw_target, str) else None
         others = self._history(target)
-        candidate = decide.Candidate(
-            namespace=record.namespace,
-            name=record.name,
-            uid=record.uid,
-            spec=spec if isinstance(spec, Mapping) else None,
-        )
-        decision = decide.decide(candidate, others, now=now, policy=self._policy)
         # A PipelineRun of ours already there means a previous status write was lost: adopt it
         # whatever the cache now suggests, or it would run on with an undecided owner.
         lock_name = lock.lock_name(target) if target is not None else None
         existing = self._prs.get(self._ns, lock_name) if lock_name else None
         if existing is not None and self._owned(existing, record):
             return await self._adopt(obj, record, existing, others, now)
+        if lock_name is not None and FINALIZER in (obj["metadata"].get("finalizers") or []):
+            # The finalizer is added only after the lock was taken: this one ran, or may have.
+            return await self._took_lock_earlier(obj, record, lock_name, others, now)
+        candidate = decide.Candidate(
+            namespace=record.namespace,
+            name=record.name,
+            uid=record.uid,
+            spec=spec if isinstance(spec, Mapping) else None,
+        )
+        catalog = await self._kind_catalog(target)
+        decision = decide.decide(candidate, others, now=now, policy=self._policy, kinds=catalog)
+        if isinstance(decision, decide.Defer):
+            raise RetryAfter(decision.reason, seconds=5.0, reason="DiscoveryIncomplete")
         if isinstance(decision, decide.Run):
             return await self._run(obj, record, decision, now)
-        # Only after an interrupted attempt does an undecided object carry our finalizer.
-        await self._writes.drop_finalizer(obj)
         await self._writes.status(obj, record.status, decision.status)
         if isinstance(decision, decide.Fail):
             await self._recorder.finished(record, decision.status, now=now, from_pending=True)
@@ -191,6 +241,33 @@ class Reconciler:
             uid=record.uid,
         )
 
+    async def _took_lock_earlier(
+        self,
+        obj: dict[str, Any],
+        record: history.WfeRecord,
+        lock_name: lock.LockName,
+        others: list[history.WfeRecord],
+        now: datetime,
+    ) -> Result:
+        """Our finalizer, no recorded run, and no PipelineRun of ours in the cache."""
+        # Concluding "vanished" is irreversible: ask the API server, not the cache.
+        try:
+            current = await self._client.get(PIPELINE_RUNS, self._ns, lock_name)
+        except errors.NotFound:
+            current = None
+        if current is not None and self._owned(current, record):
+            return await self._adopt(obj, record, current, others, now)
+        target = record.target or ""
+        failed = starting.vanished_before_start(
+            record.status,
+            lock=lock_name,
+            prior_failures=decide.prior_failures(history.most_recent_terminal(others, target)),
+            now=now,
+        )
+        await self._writes.status(obj, record.status, failed)
+        await self._recorder.finished(record, failed, now=now, from_pending=True)
+        return Result()
+
     async def _adopt(
         self,
         obj: dict[str, Any],
@@ -200,18 +277,17 @@ class Reconciler:
         now: datetime,
     ) -> Result:
         target = record.target or ""
-        running = WorkflowExecutionStatus(
-            phase=Phase.RUNNING,
-            start_time=now,
-            pipeline_run_ref=LocalObjectReference(name=pipeline_run["metadata"]["name"]),
-            consecutive_failures=decide.prior_failures(
-                history.most_recent_terminal(others, target)
-            ),
+        running = starting.adopted(
+            lock=lock.LockName(pipeline_run["metadata"]["name"]),
+            started=status.read_evidence(pipeline_run, []).start_time,
+            prior_failures=decide.prior_failures(history.most_recent_terminal(others, target)),
+            now=now,
         )
         await self._writes.ensure_finalizer(obj)
         await self._writes.status(obj, record.status, running)
         await self._recorder.started(record, running, now=now)
-        return Result()
+        # Follow at once: an adopted run may have finished long ago.
+        return Result(requeue_after=0.0)
 
     async def _run(
         self, obj: dict[str, Any], record: history.WfeRecord, decision: decide.Run, now: datetime
@@ -224,17 +300,21 @@ class Reconciler:
             uid=record.uid,
             execution_namespace=self._ns,
         )
-        # The lock first: a WorkflowExecution that loses the race then costs one status write
-        # and never gets a finalizer. If it is deleted before the finalizer lands, its lock is
+        # The lock first, then the finalizer: a WorkflowExecution that loses the race costs
+        # one status write and never gets a finalizer, and a finalizer always means a lock was
+        # taken (`_took_lock_earlier`). If it is deleted before the finalizer lands, its lock is
         # an orphan that the next WorkflowExecution on the target releases as stale once it
         # has finished; if the finalizer or status write fails, the next reconcile adopts the
-        # lock (its labels name us) and finishes the job.
-        busy = await self._take_lock(record, decision, manifest, now)
-        if busy is not None:
-            skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=busy)
-            await self._writes.drop_finalizer(obj)  # only after an interrupted earlier attempt
+        # lock (it records us as its owner) and finishes the job.
+        outcome = await self._take_lock(record, decision, manifest, now)
+        if isinstance(outcome, SkipDetails):
+            skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=outcome)
             await self._writes.status(obj, record.status, skipped)
             await self._recorder.skipped(record, skipped, now=now)
+            return Result()
+        if isinstance(outcome, decide.Fail):
+            await self._writes.status(obj, record.status, outcome.status)
+            await self._recorder.finished(record, outcome.status, now=now, from_pending=True)
             return Result()
         await self._writes.ensure_finalizer(obj)
         await self._writes.status(obj, record.status, decision.status, retry_if_unchanged=True)
@@ -247,39 +327,53 @@ class Reconciler:
         decision: decide.Run,
         manifest: dict[str, Any],
         now: datetime,
-    ) -> SkipDetails | None:
-        """Create (or adopt) the lock; the ResourceBusy details if another holds it."""
+    ) -> _LockOutcome:
+        """Create (or adopt) the lock: TAKEN, the ResourceBusy details if another holds it, or
+        the Failed decision when the API server refuses the PipelineRun for good."""
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 await self._client.create(PIPELINE_RUNS, self._ns, manifest)
-                return None
+                return _Taken.TAKEN
             except errors.AlreadyExists:
                 outcome = await self._contend(record, decision, now)
-                if outcome is _ADOPT:
-                    return None
-                if isinstance(outcome, SkipDetails):
+                if outcome is not _Contention.RELEASED:
                     return outcome
+            except (errors.Invalid, errors.BadRequest) as exc:
+                # Permanent: the same manifest will be refused every time (docs/architecture.md,
+                # "Deciding"). Fail with the server's words instead of retrying forever.
+                self._recorder.metrics.error("validation", "ConfigurationError")
+                problem = Problem("PipelineRun", f"the API server refused it: {exc}")
+                prior = decision.status.consecutive_failures or 0
+                return decide.fail_configuration(
+                    Invalid((problem,)), prior, now=now, policy=self._policy
+                )
             except errors.NotFound as exc:
                 self._recorder.metrics.error("external", "TektonUnavailable")
-                raise Retry("the Tekton PipelineRun API is not served") from exc
+                raise Retry(
+                    "the Tekton PipelineRun API is not served", reason="TektonUnavailable"
+                ) from exc
             except errors.Forbidden as exc:
                 self._recorder.metrics.error("permission", "Forbidden")
-                raise Retry(f"not allowed to create PipelineRuns: {exc}") from exc
+                raise Retry(
+                    f"not allowed to create PipelineRuns: {exc}", reason="Forbidden"
+                ) from exc
             except errors.Unavailable as exc:
                 self._recorder.metrics.error("external", "APIUnavailable")
-                raise Retry(str(exc)) from exc
-        raise Retry("lock contention did not settle")
+                raise Retry(str(exc), reason="APIUnavailable") from exc
+        raise Retry("lock contention did not settle", reason="LockContention")
 
     async def _contend(
         self, record: history.WfeRecord, decision: decide.Run, now: datetime
-    ) -> object:
-        """The lock exists: `_ADOPT`, the busy details, or `_RETRY` after releasing a stale one."""
+    ) -> _Taken | SkipDetails | _Contention:
+        """The lock exists: ours (TAKEN), the busy details, or RELEASED (a stale one was
+        released, or it went away meanwhile): create again."""
         try:
             existing = await self._client.get(PIPELINE_RUNS, self._ns, decision.lock)
         except errors.NotFound:
-            return _RETRY  # released between our create and our read
+            return _Contention.RELEASED  # released between our create and our read
         labels = _labels(existing)
-        owner = await self._read_owner(labels)
+        annotations = existing["metadata"].get("annotations") or {}
+        owner = await self._read_owner(labels, annotations)
         resolution = contention.resolve_existing(
             namespace=record.namespace,
             name=record.name,
@@ -289,11 +383,11 @@ class Reconciler:
             owner=owner,
             now=now,
             policy=self._policy,
-            annotations=existing["metadata"].get("annotations") or {},
+            annotations=annotations,
             uid=record.uid,
         )
         if isinstance(resolution, contention.Adopt):
-            return _ADOPT
+            return _Taken.TAKEN
         if isinstance(resolution, contention.Busy):
             return resolution.details
         meta = existing["metadata"]
@@ -304,28 +398,64 @@ class Reconciler:
                 decision.lock,
                 uid=meta.get("uid"),
                 resource_version=meta.get("resourceVersion"),
+                propagation_policy=_PROPAGATION,
             )
         except (errors.NotFound, errors.Conflict):
-            return _RETRY  # it changed under us: look again
+            return _Contention.RELEASED  # it changed under us: look again
         owner_key = f"{resolution.owner_namespace}/{resolution.owner_name}"
         await self._recorder.stale_lock_released(
             record, decision.lock, owner=owner_key, why=resolution.why, now=now
         )
-        return _RETRY
+        return _Contention.RELEASED
 
-    async def _read_owner(self, labels: Mapping[str, str]) -> history.WfeRecord | None:
-        namespace = labels.get(contention.OWNER_NAMESPACE_LABEL)
-        name = labels.get(contention.OWNER_LABEL)
-        if not namespace or not name:
+    async def _read_owner(
+        self, labels: Mapping[str, str], annotations: Mapping[str, str]
+    ) -> history.WfeRecord | None:
+        owner = contention.owner_of(labels, annotations)
+        if owner is None:
             return None
+        namespace, name = owner
         try:
-            owner = await self._client.get(WORKFLOW_EXECUTIONS, namespace, name)
+            found = await self._client.get(WORKFLOW_EXECUTIONS, namespace, name)
         except errors.NotFound:
             return None
         try:
-            return history.record_from_object(owner)
+            return history.record_from_object(found)
         except InvalidInput as exc:
-            raise Retry(f"cannot read lock owner {namespace}/{name}: {exc}") from exc
+            raise Retry(
+                f"cannot read lock owner {namespace}/{name}: {exc}", reason="UnreadablePeer"
+            ) from exc
+
+    # --- Pending for a while: say why ---------------------------------------------------------
+
+    async def _explain_waiting(
+        self,
+        obj: dict[str, Any],
+        record: history.WfeRecord,
+        exc: Retry | errors.ApiError,
+        now: datetime,
+    ) -> None:
+        """After EXPLAIN_AFTER of failed attempts, write `Pending` with the cause (once per
+        cause) and a Warning Event, so `kubectl get/describe` explains it without logs."""
+        if not record.uid:
+            return
+        since = self._waiting_since.setdefault(record.uid, now)
+        if len(self._waiting_since) > _MAX_WAITING:
+            # Bounded memory: forget the oldest entry (it only delays its explanation).
+            self._waiting_since.pop(next(iter(self._waiting_since)))
+        if now - since < starting.EXPLAIN_AFTER:
+            return
+        reason = exc.reason if isinstance(exc, Retry) else (exc.reason or "APIError")
+        message = f"cannot start yet: {exc}"
+        pending = starting.waiting(record.status, reason=reason, message=message, now=now)
+        if pending is None:
+            return
+        try:
+            await self._writes.status(obj, record.status, pending)
+        except (Retry, errors.ApiError) as write_error:
+            _log.info("could not record why it waits", error=str(write_error))
+            return
+        await self._recorder.waiting(record, reason=reason, message=message, now=now)
 
     # --- Running: follow the PipelineRun --------------------------------------------------------
 
@@ -397,6 +527,10 @@ class Reconciler:
             await self._writes.status(obj, record.status, cleared)
             await self._recorder.block_cleared(record, requested, now=now)
             record = history.record_from_object({**obj, "status": cleared.to_wire()})
+        completed = await self._completion_time(record, now)
+        if completed is not None:
+            await self._writes.status(obj, record.status, completed)
+            record = history.record_from_object({**obj, "status": completed.to_wire()})
         step = release.lock_step(record.status, now, self._policy)
         if isinstance(step, release.RequeueAt):
             return Result(requeue_after=max((step.when - now).total_seconds(), 0.0))
@@ -409,6 +543,22 @@ class Reconciler:
         await self._writes.status(obj, record.status, released)
         await self._recorder.lock_released(record, name, now=now)
         return Result()
+
+    async def _completion_time(
+        self, record: history.WfeRecord, now: datetime
+    ) -> WorkflowExecutionStatus | None:
+        """A terminal status someone wrote without `completionTime` gets one (else its lock
+        would never be released): the PipelineRun's own, or now."""
+        if record.status.completion_time is not None:
+            return None
+        ref = record.status.pipeline_run_ref
+        pipeline_run = self._prs.get(self._ns, ref.name) if ref else None
+        finished = None
+        if pipeline_run is not None and self._owned(pipeline_run, record):
+            finished = status.read_evidence(pipeline_run, []).completion_time
+        return release.with_completion_time(
+            record.status, pipeline_run_completion=finished, now=now
+        )
 
     async def _delete_own_pipeline_run(self, name: str, record: history.WfeRecord) -> bool:
         """Delete PipelineRun `name` only if it is this WorkflowExecution's (SPEC §3)."""
@@ -429,6 +579,7 @@ class Reconciler:
                 name,
                 uid=meta.get("uid"),
                 resource_version=meta.get("resourceVersion"),
+                propagation_policy=_PROPAGATION,
             )
         except errors.NotFound:
             return False

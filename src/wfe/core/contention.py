@@ -31,6 +31,7 @@ __all__ = [
     "ReleaseStale",
     "Resolution",
     "owned_by",
+    "owner_of",
     "resolve_existing",
 ]
 
@@ -78,13 +79,29 @@ def owned_by(
     annotations: Mapping[str, str] | None = None,
     uid: str | None = None,
 ) -> bool:
-    """True only when both ownership labels name exactly this WorkflowExecution — and, when
+    """True only when the run's recorded owner is exactly this WorkflowExecution — and, when
     the run records its owner's uid and `uid` is given, that uid is this object's."""
-    labels = labels or {}
-    if labels.get(OWNER_LABEL) != name or labels.get(OWNER_NAMESPACE_LABEL) != namespace:
+    if owner_of(labels, annotations) != (namespace, name):
         return False
     recorded = (annotations or {}).get(OWNER_UID_ANNOTATION)
     return not (uid and recorded and recorded != uid)
+
+
+def owner_of(
+    labels: Mapping[str, str] | None, annotations: Mapping[str, str] | None
+) -> tuple[str, str] | None:
+    """The (namespace, name) of the WorkflowExecution a lock PipelineRun records as its owner.
+
+    The annotations hold the exact names; the labels only valid label values (a long name is
+    shortened and hashed there), so they are read only from runs that predate the annotations.
+    """
+    annotations = annotations or {}
+    namespace = annotations.get(OWNER_NAMESPACE_ANNOTATION)
+    name = annotations.get(OWNER_NAME_ANNOTATION)
+    if not (namespace and name):
+        labels = labels or {}
+        namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_LABEL)
+    return (namespace, name) if namespace and name else None
 
 
 def resolve_existing(
@@ -113,9 +130,7 @@ def resolve_existing(
     recorded = (annotations or {}).get(OWNER_UID_ANNOTATION)
     if owner is not None and recorded and owner.uid and owner.uid != recorded:
         owner = None  # the object of that name is a later incarnation: the owner is gone
-    labels = labels or {}
-    owner_ns = labels.get(OWNER_NAMESPACE_LABEL)
-    owner_name = labels.get(OWNER_LABEL)
+    owner_ns, owner_name = owner_of(labels, annotations) or (None, None)
     if not finished:
         # Still running: the target is being changed whether or not its owner still exists.
         return Busy(_busy(target, owner_ns, owner_name, owner, now, "still running"))

@@ -27,11 +27,22 @@ from wfe.core import summary
 from wfe.core.backoff import next_allowed_execution
 from wfe.core.durations import format_duration
 from wfe.core.history import WfeRecord, most_recent_terminal, running_on_target
+from wfe.core.kinds import KindCatalog, Misspelled, Undecidable, check_kind
 from wfe.core.lock import LockName, lock_name
 from wfe.core.policy import Policy
 from wfe.core.validation import Invalid, ValidSpec, validate_spec
 
-__all__ = ["Candidate", "Decision", "Fail", "Run", "Skip", "decide", "prior_failures"]
+__all__ = [
+    "Candidate",
+    "Decision",
+    "Defer",
+    "Fail",
+    "Run",
+    "Skip",
+    "decide",
+    "fail_configuration",
+    "prior_failures",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +84,14 @@ class Fail:
     invalid: Invalid
 
 
-Decision = Run | Skip | Fail
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Not decidable yet (API discovery incomplete): change nothing, look again later."""
+
+    reason: str
+
+
+Decision = Run | Skip | Fail | Defer
 
 
 def prior_failures(last: WfeRecord | None) -> int:
@@ -92,11 +110,14 @@ def decide(
     *,
     now: datetime,
     policy: Policy,
+    kinds: KindCatalog,
 ) -> Decision:
     """Decide a new (phase empty or Pending) WorkflowExecution.
 
     `others` are the other WorkflowExecutions on the candidate's target (more are harmless:
-    they are filtered by exact target string and the candidate's own uid is ignored).
+    they are filtered by exact target string and the candidate's own uid is ignored). `kinds`
+    is what the cluster serves: a target must spell its Kind as discovery does, so one object
+    has one lock (`core.kinds`).
     """
     peers = [r for r in others if r.uid != candidate.uid or not candidate.uid]
     peers = [r for r in peers if (r.namespace, r.name) != (candidate.namespace, candidate.name)]
@@ -106,7 +127,13 @@ def decide(
 
     checked = validate_spec(candidate.spec, policy)
     if isinstance(checked, Invalid):
-        return _fail_configuration(checked, prior_failures(last), now=now, policy=policy)
+        return fail_configuration(checked, prior_failures(last), now=now, policy=policy)
+    spelling = check_kind(checked.target, kinds)
+    if isinstance(spelling, Undecidable):
+        return Defer(spelling.reason)
+    if isinstance(spelling, Misspelled):
+        invalid = Invalid((spelling.problem,))
+        return fail_configuration(invalid, prior_failures(last), now=now, policy=policy)
 
     running = running_on_target(peers, checked.target.raw)
     if running is not None:
@@ -217,7 +244,8 @@ def _busy(running: WfeRecord, checked: ValidSpec, now: datetime) -> SkipDetails:
     )
 
 
-def _fail_configuration(invalid: Invalid, prior: int, *, now: datetime, policy: Policy) -> Fail:
+def fail_configuration(invalid: Invalid, prior: int, *, now: datetime, policy: Policy) -> Fail:
+    """`Failed` `ConfigurationError` (nothing ran): the next attempt backs off (SPEC §4)."""
     failures = prior + 1
     details = FailureDetails(
         reason=FailureReason.CONFIGURATION_ERROR,

@@ -15,7 +15,14 @@ from wfe.api.enums import Phase
 from wfe.api.models import WorkflowExecutionStatus
 from wfe.core.policy import Policy
 
-__all__ = ["ReleaseNow", "ReleaseStep", "RequeueAt", "lock_step", "release_due"]
+__all__ = [
+    "ReleaseNow",
+    "ReleaseStep",
+    "RequeueAt",
+    "lock_step",
+    "release_due",
+    "with_completion_time",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +62,19 @@ def lock_step(status: WorkflowExecutionStatus, now: datetime, policy: Policy) ->
     if due is None:
         return None
     return ReleaseNow() if due <= now else RequeueAt(due)
+
+
+def with_completion_time(
+    status: WorkflowExecutionStatus, *, pipeline_run_completion: datetime | None, now: datetime
+) -> WorkflowExecutionStatus | None:
+    """The status with the completion time a finished WorkflowExecution lacks, or None.
+
+    Someone other than the controller may write `phase: Completed` without `completionTime`;
+    without it there is no release time and the lock would be held forever. The PipelineRun's
+    own completion time is the truth when there is one; otherwise the moment the controller
+    first saw the terminal phase (now) — once written, it stays.
+    """
+    if status.phase not in (Phase.COMPLETED, Phase.FAILED) or status.completion_time is not None:
+        return None
+    finished = min(pipeline_run_completion, now) if pipeline_run_completion else now
+    return status.model_copy(update={"completion_time": finished})

@@ -20,6 +20,7 @@ Traps handled here, once:
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import collections
 import json
@@ -39,6 +40,7 @@ __all__ = [
     "LEASES",
     "MERGE_PATCH",
     "Client",
+    "Discovery",
     "KubeObject",
     "Resource",
 ]
@@ -389,6 +391,15 @@ class Client:
 
     # -- discovery ---------------------------------------------------------------------------
 
+    async def discover(self) -> Discovery:
+        """Every resource list the server serves (core and every group version, concurrently).
+
+        Raises:
+            ApiError: the group listing itself failed (one group version failing is reported
+                in :attr:`Discovery.failed` instead).
+        """
+        return await _discover(self)
+
     async def has_api(self, group_version: str, plural: str) -> bool:
         """Whether the server serves ``plural`` in ``group_version`` (``tekton.dev/v1``, ``v1``).
 
@@ -404,6 +415,40 @@ class Client:
             raise
         resources = listing.get("resources", []) if isinstance(listing, dict) else []
         return any(r.get("name") == plural for r in resources)
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What the server serves: one APIResourceList per group version, and the group versions
+    whose listing failed (an aggregated API that is down), so a caller can tell "not served"
+    from "could not ask"."""
+
+    resource_lists: tuple[KubeObject, ...]
+    failed: tuple[str, ...]
+
+
+async def _discover(client: Client) -> Discovery:
+    core = await client._call("GET", "/api")
+    group_versions = [f"{v}" for v in (core.get("versions") or []) if isinstance(v, str)]
+    groups = await client._call("GET", "/apis")
+    for group in groups.get("groups") or []:
+        for version in group.get("versions") or []:
+            gv = version.get("groupVersion")
+            if isinstance(gv, str):
+                group_versions.append(gv)
+
+    async def listing(gv: str) -> KubeObject | None:
+        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
+        try:
+            found: KubeObject = await client._call("GET", path)
+        except ApiError:
+            return None
+        return found
+
+    found = await asyncio.gather(*(listing(gv) for gv in group_versions))
+    lists = tuple(f for f in found if isinstance(f, dict))
+    failed = tuple(gv for gv, f in zip(group_versions, found, strict=True) if f is None)
+    return Discovery(resource_lists=lists, failed=failed)
 
 
 def _decode_event(line: bytes) -> KubeObject:

@@ -37,10 +37,15 @@ class EventReason(StrEnum):
     BLOCK_CLEARED = "BlockCleared"
     BLOCK_CLEAR_REFUSED = "BlockClearRefused"
     WORKFLOW_EXECUTION_DELETED = "WorkflowExecutionDeleted"
+    WAITING_TO_START = "WaitingToStart"
 
     @property
     def warning(self) -> bool:
-        return self in (EventReason.WORKFLOW_FAILED, EventReason.BLOCK_CLEAR_REFUSED)
+        return self in (
+            EventReason.WORKFLOW_FAILED,
+            EventReason.BLOCK_CLEAR_REFUSED,
+            EventReason.WAITING_TO_START,
+        )
 
 
 class EventWriter(Protocol):

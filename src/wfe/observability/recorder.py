@@ -167,6 +167,11 @@ class Recorder:
             consecutive_failures=status.consecutive_failures,
         )
 
+    async def waiting(self, wfe: WfeRecord, *, reason: str, message: str, now: datetime) -> None:
+        """It cannot be decided or started for a while; the status now says why."""
+        _log.warning("workflowexecution waiting to start", wait_reason=reason, detail=message)
+        await self._event(wfe, EventReason.WAITING_TO_START, f"{reason}: {message}", now)
+
     async def lock_released(self, wfe: WfeRecord, lock: str, *, now: datetime) -> None:
         _log.info("lock released", pipelinerun=lock)
         await self._event(wfe, EventReason.LOCK_RELEASED, f"Deleted PipelineRun {lock}", now)

@@ -130,7 +130,7 @@ class Harness:
     # --- objects -------------------------------------------------------------------------------
 
     def target(self, name: str = "app") -> str:
-        return f"{self.namespace}/deployment/{name}"
+        return f"{self.namespace}/Deployment/{name}"
 
     async def create(self, name: str, target: str | None = None, **kw: Any) -> dict[str, Any]:
         body = wfe_body(name, target or self.target(), **kw)

@@ -12,6 +12,7 @@ from harness import MakeHarness, wfe_body
 
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
 from wfe.core.decide import Candidate, Run, decide
+from wfe.core.kinds import BUILTIN_KINDS, KindCatalog
 from wfe.core.lock import lock_name
 from wfe.core.policy import Policy
 from wfe.dev.eventually import eventually
@@ -83,6 +84,7 @@ async def test_adopts_its_own_pipeline_run_after_a_lost_status_write(harness: Ma
         [],
         now=datetime.now(UTC),
         policy=Policy(execution_namespace=h.exec_namespace),
+        kinds=KindCatalog.of(BUILTIN_KINDS),
     )
     assert isinstance(decision, Run)
     manifest = build_pipeline_run(

@@ -190,7 +190,7 @@ async def test_controller_lifecycle_as_the_chart_service_account(
             return controller.working
 
         await eventually(leading, 60, message="the controller leads and its caches are synced")
-        target = f"{namespace}/deployment/payment-api"
+        target = f"{namespace}/Deployment/payment-api"
         await admin.create(WORKFLOW_EXECUTIONS, namespace, wfe_body("restart-1", target))
 
         async def status() -> dict[str, Any]:

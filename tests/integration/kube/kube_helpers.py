@@ -21,7 +21,7 @@ def config_map(name: str, data: dict[str, str] | None = None, **labels: str) -> 
     }
 
 
-def workflow_execution(name: str, target: str = "payment/deployment/api") -> dict[str, Any]:
+def workflow_execution(name: str, target: str = "payment/Deployment/api") -> dict[str, Any]:
     return {
         "apiVersion": "kubernaut.ai/v1alpha1",
         "kind": "WorkflowExecution",

@@ -66,7 +66,7 @@ async def test_merge_patch_on_a_custom_resource_and_its_status(
     )
     assert patched["metadata"]["labels"] == {"team": "payments"}
     assert patched["metadata"]["finalizers"] == ["example.com/x"]
-    assert patched["spec"]["targetResource"] == "payment/deployment/api"  # merged, not replaced
+    assert patched["spec"]["targetResource"] == "payment/Deployment/api"  # merged, not replaced
 
     with_status = await client.patch_status(
         WORKFLOW_EXECUTIONS, namespace, "wfe-1", {"status": {"phase": "Running"}}
