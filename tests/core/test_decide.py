@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
 from wfe.core.clearance import blocks_target
-from wfe.core.decide import Candidate, Defer, Fail, Run, Skip, decide, prior_failures
+from wfe.core.decide import (
+    Candidate,
+    Defer,
+    Fail,
+    Run,
+    Skip,
+    decide,
+    lock_refused,
+    prior_failures,
+)
 from wfe.core.history import WfeRecord
 from wfe.core.kinds import KindCatalog
 from wfe.core.policy import Policy
@@ -305,3 +314,17 @@ def test_never_runs_while_the_target_is_held_cooling_or_blocked(history: list[Wf
 @given(histories())
 def test_decide_is_deterministic_and_order_independent(history: list[WfeRecord]) -> None:
     assert run(*history) == run(*reversed(history))
+
+
+def test_a_lock_refused_by_the_api_server_fails_with_its_words_and_backs_off() -> None:
+    failed = lock_refused("422 Invalid: frozen", 2, now=NOW, policy=POLICY)
+    details = failed.status.failure_details
+    assert details is not None
+    assert details.reason is FailureReason.CONFIGURATION_ERROR
+    assert details.was_execution_failure is False
+    assert (
+        details.message == "PipelineRun: the API server refused to create it: 422 Invalid: frozen"
+    )
+    assert failed.status.consecutive_failures == 3
+    assert failed.status.next_allowed_execution is not None
+    assert failed.status.next_allowed_execution > NOW

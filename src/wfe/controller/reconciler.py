@@ -45,7 +45,6 @@ from wfe.core import (
 from wfe.core.errors import InvalidInput, Problem
 from wfe.core.policy import Policy
 from wfe.core.target import parse_target
-from wfe.core.validation import Invalid
 from wfe.kube import errors
 from wfe.kube.client import Client
 from wfe.kube.informer import Informer
@@ -342,15 +341,18 @@ class Reconciler:
                 # Permanent: the same manifest will be refused every time (docs/architecture.md,
                 # "Deciding"). Fail with the server's words instead of retrying forever.
                 self._recorder.metrics.error("validation", "ConfigurationError")
-                problem = Problem("PipelineRun", f"the API server refused it: {exc}")
                 prior = decision.status.consecutive_failures or 0
-                return decide.fail_configuration(
-                    Invalid((problem,)), prior, now=now, policy=self._policy
-                )
+                return decide.lock_refused(str(exc), prior, now=now, policy=self._policy)
             except errors.NotFound as exc:
+                if exc.details.get("kind") == "namespaces":
+                    self._recorder.metrics.error("external", "ExecutionNamespaceMissing")
+                    raise Retry(
+                        f"the execution namespace {self._ns} does not exist: {exc}",
+                        reason="ExecutionNamespaceMissing",
+                    ) from exc
                 self._recorder.metrics.error("external", "TektonUnavailable")
                 raise Retry(
-                    "the Tekton PipelineRun API is not served", reason="TektonUnavailable"
+                    f"the Tekton PipelineRun API is not served: {exc}", reason="TektonUnavailable"
                 ) from exc
             except errors.Forbidden as exc:
                 self._recorder.metrics.error("permission", "Forbidden")

@@ -26,6 +26,7 @@ from wfe.api.models import (
 from wfe.core import summary
 from wfe.core.backoff import next_allowed_execution
 from wfe.core.durations import format_duration
+from wfe.core.errors import Problem
 from wfe.core.history import WfeRecord, most_recent_terminal, running_on_target
 from wfe.core.kinds import KindCatalog, Misspelled, Undecidable, check_kind
 from wfe.core.lock import LockName, lock_name
@@ -41,6 +42,7 @@ __all__ = [
     "Skip",
     "decide",
     "fail_configuration",
+    "lock_refused",
     "prior_failures",
 ]
 
@@ -262,3 +264,17 @@ def fail_configuration(invalid: Invalid, prior: int, *, now: datetime, policy: P
         next_allowed_execution=next_allowed_execution(now, failures, policy),
     )
     return Fail(status=status, invalid=invalid)
+
+
+def lock_refused(server_message: str, prior: int, *, now: datetime, policy: Policy) -> Fail:
+    """`Failed` `ConfigurationError`: the API server refused the lock PipelineRun for good
+    (400/422, e.g. an admission policy). The same manifest would be refused every time, so it
+    is never retried; nothing ran."""
+    problem = Problem("PipelineRun", f"the API server refused to create it: {server_message}")
+    fail = fail_configuration(Invalid((problem,)), prior, now=now, policy=policy)
+    details = fail.status.failure_details
+    assert details is not None
+    status = fail.status.model_copy(
+        update={"failure_details": details.model_copy(update={"message": str(problem)})}
+    )
+    return Fail(status=status, invalid=fail.invalid)
