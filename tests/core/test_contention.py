@@ -12,6 +12,7 @@ from wfe.core.contention import (
     OWNER_NAMESPACE_LABEL,
     Adopt,
     Busy,
+    ExistingLock,
     ReleaseStale,
     owned_by,
     owner_of,
@@ -20,24 +21,19 @@ from wfe.core.contention import (
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
 
-from builders import NOW, TARGET, record
+from builders import NOW, record
 
 POLICY = Policy()
 MINE = {"kubernaut.ai/workflow-execution": "me", "kubernaut.ai/source-namespace": "default"}
 THEIRS = {"kubernaut.ai/workflow-execution": "them", "kubernaut.ai/source-namespace": "team"}
 
 
+ME = record("me", None)
+
+
 def resolve(labels: dict[str, str] | None, *, finished: bool, owner: WfeRecord | None) -> object:
-    return resolve_existing(
-        namespace="default",
-        name="me",
-        target=TARGET,
-        labels=labels,
-        finished=finished,
-        owner=owner,
-        now=NOW,
-        policy=POLICY,
-    )
+    existing = ExistingLock(labels=labels or {}, annotations={}, finished=finished)
+    return resolve_existing(ME, existing, owner, now=NOW, policy=POLICY)
 
 
 def test_own_pipeline_run_is_adopted() -> None:
@@ -92,34 +88,16 @@ def test_a_recreated_namesake_neither_adopts_nor_owns_its_predecessors_run() -> 
     assert not owned_by(MINE, namespace="default", name="me", annotations=UID, uid="uid-new")
     assert owned_by(MINE, namespace="default", name="me", annotations=UID, uid="uid-old")
     assert owned_by(MINE, namespace="default", name="me", annotations={}, uid="uid-new")
-    result = resolve_existing(
-        namespace="default",
-        name="me",
-        target=TARGET,
-        labels=MINE,
-        finished=True,
-        owner=record("me", None),  # the new incarnation (uid-default-me)
-        now=NOW,
-        policy=POLICY,
-        annotations=UID,
-        uid="uid-default-me",
-    )
+    # The candidate is the new incarnation (uid-default-me); the run records uid-old.
+    existing = ExistingLock(labels=MINE, annotations=UID, finished=True)
+    result = resolve_existing(ME, existing, record("me", None), now=NOW, policy=POLICY)
     assert isinstance(result, ReleaseStale)  # its owner is gone: a stale lock
 
 
 def test_a_running_predecessor_run_keeps_the_target_busy() -> None:
-    result = resolve_existing(
-        namespace="default",
-        name="me",
-        target=TARGET,
-        labels=MINE,
-        finished=False,
-        owner=record("me", None),
-        now=NOW,
-        policy=POLICY,
-        annotations=UID,
-        uid="uid-default-me",
-    )
+    # The candidate is the new incarnation (uid-default-me); the run records uid-old.
+    existing = ExistingLock(labels=MINE, annotations=UID, finished=False)
+    result = resolve_existing(ME, existing, record("me", None), now=NOW, policy=POLICY)
     assert isinstance(result, Busy)
 
 

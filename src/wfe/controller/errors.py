@@ -9,7 +9,7 @@ WorkflowExecution kept waiting by it shows that reason in its status (docs/archi
 
 from __future__ import annotations
 
-__all__ = ["Retry", "RetryAfter"]
+__all__ = ["Retry", "RetryAfter", "Terminal"]
 
 
 class Retry(Exception):
@@ -28,3 +28,13 @@ class RetryAfter(Retry):
     def __init__(self, message: str, *, seconds: float, reason: str = "Retrying") -> None:
         super().__init__(message, reason=reason)
         self.seconds = seconds
+
+
+class Terminal(Exception):
+    """Retrying cannot help (an object the controller cannot read, a write the API server
+    refuses as invalid): recorded — logged and counted — and not retried. The object's next
+    change brings it back to the queue."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

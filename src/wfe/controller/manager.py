@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ import structlog
 
 from wfe.config import Settings
 from wfe.controller import slim
-from wfe.controller.errors import Retry, RetryAfter
+from wfe.controller.errors import Retry, RetryAfter, Terminal
 from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
 from wfe.controller.servers import HttpServer
@@ -39,6 +40,7 @@ from wfe.tekton import pipelinerun, status
 __all__ = ["TEKTON_MISSING", "Controller", "tekton_available"]
 
 TEKTON_MISSING = "Required dependency check failed: Tekton Pipelines not available"
+_DRAIN_SECONDS = 2.0
 _log = structlog.get_logger("wfe.controller")
 
 
@@ -211,10 +213,18 @@ class Controller:
             ]
             tasks += workers
             self.working = True
-            await asyncio.gather(*workers)
+            # `wait`, not `gather`: cancelling this task must not cancel the workers mid-write
+            # before they had the chance to finish (see the drain below).
+            await asyncio.wait(workers)
         finally:
             self.working = False
             queue.shutdown()
+            # Drain: workers finish the reconcile they are in (each is a few API round trips)
+            # and take no new key; what is still queued is the next leader's (API state is the
+            # whole state). Bounded, to stay well inside the Lease's renew deadline.
+            running = [t for t in tasks if t.get_name().startswith("worker-")]
+            if running:
+                await asyncio.wait(running, timeout=_DRAIN_SECONDS)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -226,47 +236,60 @@ class Controller:
             self.metrics.forget_all()
 
     async def _worker(self, queue: WorkQueue[str], reconciler: Reconciler) -> None:
+        """Take keys until the queue shuts down; each key is handled by one worker at a time."""
         while True:
             try:
                 key = await queue.get()
             except ShutDown:
                 return
-            started = time.monotonic()
             try:
-                result = await reconciler.reconcile(key)
-            except asyncio.CancelledError:
-                queue.done(key)
-                raise
-            except RetryAfter as exc:
-                # Fail closed, but look again soon: the cause (a syncing cache) will pass.
-                self.metrics.reconciles.labels(result="requeue").inc()
-                _log.info("reconcile deferred", wfe=key, reason=str(exc))
-                queue.forget(key)
-                queue.add_after(key, exc.seconds)
-            except (Retry, errors.ApiError) as exc:
-                self.metrics.reconciles.labels(result="error").inc()
-                _log.warning(
-                    "reconcile failed; retrying",
-                    wfe=key,
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                )
-                queue.add_rate_limited(key)
-            except Exception:
-                self.metrics.reconciles.labels(result="error").inc()
-                _log.exception("reconcile crashed; retrying", wfe=key)
-                queue.add_rate_limited(key)
-            else:
-                queue.forget(key)
-                if result.requeue_after is not None:
-                    queue.add_after(key, result.requeue_after)
-                    self.metrics.reconciles.labels(result="requeue").inc()
-                else:
-                    self.metrics.reconciles.labels(result="success").inc()
+                await self._handle(queue, reconciler, key)
             finally:
-                structlog.contextvars.clear_contextvars()
-            self.metrics.reconcile_duration.observe(time.monotonic() - started)
-            queue.done(key)
+                queue.done(key)
+
+    async def _handle(self, queue: WorkQueue[str], reconciler: Reconciler, key: str) -> None:
+        """Reconcile `key` and act on the outcome — the one switch of the worker loop.
+
+        done → forget its backoff; requeue after → forget, look again then; deferred (a cause
+        that will pass, or a 429 with Retry-After) → look again after that delay without
+        growing the backoff; retry → rate-limited; terminal → logged and counted, not retried.
+        """
+        structlog.contextvars.bind_contextvars(wfe=key, reconcile_id=secrets.token_hex(4))
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            result = await reconciler.reconcile(key)
+        except RetryAfter as exc:
+            outcome = "requeue"
+            _log.info("reconcile deferred", reason=str(exc), wait_reason=exc.reason)
+            queue.forget(key)
+            queue.add_after(key, exc.seconds)
+        except errors.TooManyRequests as exc:
+            delay = exc.retry_after if exc.retry_after is not None else queue.backoff(key)
+            _log.info("reconcile throttled by the API server", retry_after=delay)
+            queue.add_after(key, delay)
+        except Terminal as exc:
+            self.metrics.error("validation", exc.reason)
+            _log.error("reconcile failed for good; not retrying", error=str(exc))
+            queue.forget(key)
+        except (Retry, errors.ApiError) as exc:
+            _log.warning(
+                "reconcile failed; retrying", error=str(exc), error_type=type(exc).__name__
+            )
+            queue.add_rate_limited(key)
+        except Exception:
+            _log.exception("reconcile crashed; retrying")
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
+            outcome = "success"
+            if result.requeue_after is not None:
+                outcome = "requeue"
+                queue.add_after(key, result.requeue_after)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        self.metrics.reconciles.labels(result=outcome).inc()
+        self.metrics.reconcile_duration.observe(time.monotonic() - started)
 
     # --- whole process ------------------------------------------------------------------------
 

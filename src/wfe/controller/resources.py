@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from wfe.api import models
+from wfe.core import history
 from wfe.kube.client import Resource
 from wfe.tekton import pipelinerun
 
 __all__ = ["FINALIZER", "PIPELINE_RUNS", "TASK_RUNS", "WORKFLOW_EXECUTIONS"]
 
-FINALIZER = "kubernaut.ai/workflowexecution-cleanup"
+FINALIZER = history.FINALIZER
 
 WORKFLOW_EXECUTIONS = Resource(
     group=models.GROUP, version=models.VERSION, plural=models.PLURAL, kind=models.KIND

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from wfe.api.enums import SkipReason
-from wfe.api.models import ConflictingWorkflow, SkipDetails
+from wfe.api.enums import Phase, SkipReason
+from wfe.api.models import ConflictingWorkflow, SkipDetails, WorkflowExecutionStatus
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
 from wfe.core.release import release_due
@@ -28,6 +28,7 @@ __all__ = [
     "OWNER_UID_ANNOTATION",
     "Adopt",
     "Busy",
+    "ExistingLock",
     "ReleaseStale",
     "Resolution",
     "owned_by",
@@ -58,6 +59,11 @@ class Busy:
 
     details: SkipDetails
 
+    @property
+    def status(self) -> WorkflowExecutionStatus:
+        """The status to write: Skipped, ResourceBusy."""
+        return WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=self.details)
+
 
 @dataclass(frozen=True, slots=True)
 class ReleaseStale:
@@ -67,8 +73,26 @@ class ReleaseStale:
     owner_name: str | None
     why: str
 
+    @property
+    def owner_key(self) -> str:
+        return f"{self.owner_namespace}/{self.owner_name}"
+
 
 Resolution = Adopt | Busy | ReleaseStale
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExistingLock:
+    """A lock PipelineRun as read from the API server."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    finished: bool
+    """Its `Succeeded` condition is True or False."""
+
+    @property
+    def owner(self) -> tuple[str, str] | None:
+        return owner_of(self.labels, self.annotations)
 
 
 def owned_by(
@@ -105,33 +129,33 @@ def owner_of(
 
 
 def resolve_existing(
-    *,
-    namespace: str,
-    name: str,
-    target: str,
-    labels: Mapping[str, str] | None,
-    finished: bool,
+    candidate: WfeRecord,
+    existing: ExistingLock,
     owner: WfeRecord | None,
+    *,
     now: datetime,
     policy: Policy,
-    annotations: Mapping[str, str] | None = None,
-    uid: str | None = None,
 ) -> Resolution:
-    """Decide about an existing lock PipelineRun.
+    """Decide about an existing lock PipelineRun for `candidate`, a valid-target WFE.
 
     Args:
-        labels: the PipelineRun's labels as read from the API server.
-        finished: its `Succeeded` condition is True or False.
-        owner: the WorkflowExecution its labels name, read from the API server, or None if
-            that object does not exist (or the labels name nobody).
+        owner: the WorkflowExecution the lock records as its owner, read from the API server,
+            or None if that object does not exist (or the lock names nobody).
     """
-    if owned_by(labels, namespace=namespace, name=name, annotations=annotations, uid=uid):
+    if owned_by(
+        existing.labels,
+        namespace=candidate.namespace,
+        name=candidate.name,
+        annotations=existing.annotations,
+        uid=candidate.uid,
+    ):
         return Adopt()
-    recorded = (annotations or {}).get(OWNER_UID_ANNOTATION)
+    target = candidate.target or ""
+    recorded = existing.annotations.get(OWNER_UID_ANNOTATION)
     if owner is not None and recorded and owner.uid and owner.uid != recorded:
         owner = None  # the object of that name is a later incarnation: the owner is gone
-    owner_ns, owner_name = owner_of(labels, annotations) or (None, None)
-    if not finished:
+    owner_ns, owner_name = existing.owner or (None, None)
+    if not existing.finished:
         # Still running: the target is being changed whether or not its owner still exists.
         return Busy(_busy(target, owner_ns, owner_name, owner, now, "still running"))
     if owner is None:

@@ -1,13 +1,17 @@
 """Snapshots of WorkflowExecutions as the core sees them: the candidate and its target's past.
 
-The shell turns API objects (informer cache or a fresh read) into `WfeRecord`s; the core never
-touches raw objects beyond this module, and never mutates them.
+The shell turns API objects (informer cache or a fresh read) into `WfeRecord`s once, at the
+edge; the core never touches raw objects beyond this module, and never mutates them. A record
+carries what every decision needs already worked out: the parsed target (None if malformed),
+its lock name, whether our finalizer is on it (which proves a lock was taken), and the
+annotations a person writes (clearance).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +20,19 @@ from pydantic import TypeAdapter, ValidationError
 from wfe.api.enums import Phase
 from wfe.api.models import WorkflowExecutionStatus
 from wfe.core.errors import InvalidInput, Problem, problems_from_validation
+from wfe.core.lock import LockName, lock_name
+from wfe.core.target import Target, parse_target
 
-__all__ = ["WfeRecord", "most_recent_terminal", "record_from_object", "running_on_target"]
+__all__ = [
+    "FINALIZER",
+    "WfeRecord",
+    "most_recent_terminal",
+    "record_from_object",
+    "running_on_target",
+]
+
+# Added only after the lock was taken (docs/architecture.md, "No run without a trace").
+FINALIZER = "kubernaut.ai/workflowexecution-cleanup"
 
 _TIME = TypeAdapter(datetime)
 
@@ -34,6 +49,14 @@ class WfeRecord:
     created: datetime | None
     deleting: bool
     status: WorkflowExecutionStatus
+    parsed_target: Target | None = None
+    """The target, parsed; None when `target` is missing or malformed."""
+    lock: LockName | None = None
+    """The lock name of a well-formed target."""
+    finalized: bool = False
+    """Our finalizer is on it: a lock was taken for it."""
+    spec: Mapping[str, Any] | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -85,6 +108,10 @@ def record_from_object(obj: Mapping[str, Any]) -> WfeRecord:
     workflow_ref = spec.get("workflowRef")
     target = spec.get("targetResource")
     workflow_id = workflow_ref.get("workflowId") if isinstance(workflow_ref, Mapping) else None
+    parsed: Target | None = None
+    with contextlib.suppress(InvalidInput):  # reported by validation when it is decided
+        parsed = parse_target(target)
+    annotations = meta.get("annotations")
     return WfeRecord(
         namespace=meta["namespace"],
         name=meta["name"],
@@ -94,6 +121,11 @@ def record_from_object(obj: Mapping[str, Any]) -> WfeRecord:
         created=created,
         deleting=meta.get("deletionTimestamp") is not None,
         status=status,
+        parsed_target=parsed,
+        lock=lock_name(parsed.raw) if parsed is not None else None,
+        finalized=FINALIZER in (meta.get("finalizers") or ()),
+        spec=obj.get("spec") if isinstance(obj.get("spec"), Mapping) else None,
+        annotations=dict(annotations) if isinstance(annotations, Mapping) else {},
     )
 
 

@@ -45,9 +45,7 @@ class Recorder:
         self._events = events
         self._audit = audit
 
-    async def _event(
-        self, wfe: WfeRecord, reason: EventReason, message: str, now: datetime
-    ) -> None:
+    def _event(self, wfe: WfeRecord, reason: EventReason, message: str, now: datetime) -> None:
         body = event_body(
             reason=reason,
             message=message,
@@ -80,19 +78,15 @@ class Recorder:
             into=into, left=Phase.PENDING, seconds_in_left=_seconds(wfe.created, now)
         )
 
-    async def started(
-        self, wfe: WfeRecord, status: WorkflowExecutionStatus, *, now: datetime
-    ) -> None:
+    def started(self, wfe: WfeRecord, status: WorkflowExecutionStatus, *, now: datetime) -> None:
         lock = status.pipeline_run_ref.name if status.pipeline_run_ref else None
         self._left_pending(wfe, Phase.RUNNING, now)
         self.metrics.pipelinerun_creations.inc()
         _log.info("pipelinerun created", pipelinerun=lock)
-        await self._event(wfe, EventReason.PIPELINE_RUN_CREATED, f"Created PipelineRun {lock}", now)
+        self._event(wfe, EventReason.PIPELINE_RUN_CREATED, f"Created PipelineRun {lock}", now)
         self._audit_emit(wfe, AuditType.STARTED, "pending", now, pipelinerun=lock)
 
-    async def skipped(
-        self, wfe: WfeRecord, status: WorkflowExecutionStatus, *, now: datetime
-    ) -> None:
+    def skipped(self, wfe: WfeRecord, status: WorkflowExecutionStatus, *, now: datetime) -> None:
         details = status.skip_details
         assert details is not None
         self._left_pending(wfe, Phase.SKIPPED, now)
@@ -100,7 +94,7 @@ class Recorder:
         _log.info(
             "workflowexecution skipped", skip_reason=str(details.reason), detail=details.message
         )
-        await self._event(wfe, EventReason.SKIPPED, f"{details.reason}: {details.message}", now)
+        self._event(wfe, EventReason.SKIPPED, f"{details.reason}: {details.message}", now)
         self._audit_emit(
             wfe,
             AuditType.SKIPPED,
@@ -110,7 +104,7 @@ class Recorder:
             message=details.message,
         )
 
-    async def finished(
+    def finished(
         self,
         wfe: WfeRecord,
         status: WorkflowExecutionStatus,
@@ -133,7 +127,7 @@ class Recorder:
             self.metrics.finished(Outcome(phase.value), ran or 0.0)
         if phase is Phase.COMPLETED:
             _log.info("workflow completed", duration=status.duration)
-            await self._event(
+            self._event(
                 wfe, EventReason.WORKFLOW_COMPLETED, f"Workflow completed in {status.duration}", now
             )
             self._audit_emit(wfe, AuditType.COMPLETED, "success", now, duration=status.duration)
@@ -149,7 +143,7 @@ class Recorder:
             exit_code=details.exit_code,
             was_execution_failure=details.was_execution_failure,
         )
-        await self._event(
+        self._event(
             wfe,
             EventReason.WORKFLOW_FAILED,
             f"{details.reason}: {details.natural_language_summary or details.message}",
@@ -167,20 +161,20 @@ class Recorder:
             consecutive_failures=status.consecutive_failures,
         )
 
-    async def waiting(self, wfe: WfeRecord, *, reason: str, message: str, now: datetime) -> None:
+    def waiting(self, wfe: WfeRecord, *, reason: str, message: str, now: datetime) -> None:
         """It cannot be decided or started for a while; the status now says why."""
         _log.warning("workflowexecution waiting to start", wait_reason=reason, detail=message)
-        await self._event(wfe, EventReason.WAITING_TO_START, f"{reason}: {message}", now)
+        self._event(wfe, EventReason.WAITING_TO_START, f"{reason}: {message}", now)
 
-    async def lock_released(self, wfe: WfeRecord, lock: str, *, now: datetime) -> None:
+    def lock_released(self, wfe: WfeRecord, lock: str, *, now: datetime) -> None:
         _log.info("lock released", pipelinerun=lock)
-        await self._event(wfe, EventReason.LOCK_RELEASED, f"Deleted PipelineRun {lock}", now)
+        self._event(wfe, EventReason.LOCK_RELEASED, f"Deleted PipelineRun {lock}", now)
 
-    async def stale_lock_released(
+    def stale_lock_released(
         self, wfe: WfeRecord, lock: str, *, owner: str, why: str, now: datetime
     ) -> None:
         _log.warning("stale lock released", pipelinerun=lock, owner=owner, why=why)
-        await self._event(
+        self._event(
             wfe,
             EventReason.STALE_LOCK_RELEASED,
             f"Deleted stale PipelineRun {lock} of {owner}: {why}",
@@ -196,13 +190,11 @@ class Recorder:
             why=why,
         )
 
-    async def block_cleared(
-        self, wfe: WfeRecord, clearance: BlockClearance, *, now: datetime
-    ) -> None:
+    def block_cleared(self, wfe: WfeRecord, clearance: BlockClearance, *, now: datetime) -> None:
         _log.info(
             "block cleared", cleared_by=clearance.cleared_by, clear_reason=clearance.clear_reason
         )
-        await self._event(
+        self._event(
             wfe,
             EventReason.BLOCK_CLEARED,
             f"Block cleared by {clearance.cleared_by}: {clearance.clear_reason}",
@@ -217,11 +209,11 @@ class Recorder:
             clear_reason=clearance.clear_reason,
         )
 
-    async def block_clear_refused(self, wfe: WfeRecord, why: str, *, now: datetime) -> None:
+    def block_clear_refused(self, wfe: WfeRecord, why: str, *, now: datetime) -> None:
         _log.warning("block clearance refused", why=why)
-        await self._event(wfe, EventReason.BLOCK_CLEAR_REFUSED, why, now)
+        self._event(wfe, EventReason.BLOCK_CLEAR_REFUSED, why, now)
 
-    async def deleted(self, wfe: WfeRecord, *, lock: str | None, now: datetime) -> None:
+    def deleted(self, wfe: WfeRecord, *, lock: str | None, now: datetime) -> None:
         _log.info("workflowexecution deleted", pipelinerun=lock)
         message = f"Cleaned up PipelineRun {lock}" if lock else "Cleaned up"
-        await self._event(wfe, EventReason.WORKFLOW_EXECUTION_DELETED, message, now)
+        self._event(wfe, EventReason.WORKFLOW_EXECUTION_DELETED, message, now)
