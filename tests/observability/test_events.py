@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import UTC, datetime
 from typing import Any
 
-from wfe.observability.events import EventPublisher
+import pytest
+
+from wfe.observability.events import EventPublisher, EventReason, event_body
 
 
 class Writer:
@@ -51,3 +55,20 @@ async def test_write_failures_are_counted() -> None:
     pub.publish("ns", {"reason": "x"})
     await pub.close()
     assert drops == [1]
+
+
+@pytest.mark.parametrize("length", [1, 63, 236, 240, 253])
+def test_event_names_stay_valid_for_names_up_to_253_characters(length: int) -> None:
+    name = ("a" * (length - 1) + "z") if length > 1 else "z"
+    body = event_body(
+        reason=EventReason.SKIPPED,
+        message="m",
+        namespace="ns",
+        name=name,
+        uid="u",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    event_name = body["metadata"]["name"]
+    assert len(event_name) <= 253
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", event_name)
+    assert body["involvedObject"]["name"] == name  # the object itself is named exactly

@@ -68,7 +68,7 @@ def event_body(
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": namespace},
+        "metadata": {"name": _event_name(name), "namespace": namespace},
         "involvedObject": {
             "apiVersion": API_VERSION,
             "kind": KIND,
@@ -85,6 +85,13 @@ def event_body(
         "lastTimestamp": stamp,
         "count": 1,
     }
+
+
+def _event_name(name: str) -> str:
+    """`<name>.<16 hex>`, within the 253 characters an object name may have: a
+    WorkflowExecution's own name may already use them all."""
+    head = name[: 253 - 17].rstrip("-.")
+    return f"{head}.{secrets.token_hex(8)}"
 
 
 class EventPublisher:
