@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, WithJsonSchema
 from pydantic.config import JsonDict
 
 from wfe.api import formats
@@ -255,7 +255,8 @@ class WorkflowRef(Model):
     )
     dependencies: WorkflowDependencies | None = None
     resources: ResourceRequirements | None = None
-    declared_parameter_names: dict[str, bool] | None = Field(
+    # Strict, like the API server: "yes" is not a boolean, "0.5" not a number.
+    declared_parameter_names: dict[str, StrictBool] | None = Field(
         default=None,
         max_length=_MAX_DECLARED,
         description="When set, only parameters declared true here reach the pipeline.",
@@ -309,7 +310,7 @@ class WorkflowExecutionSpec(Model):
         description="Workflow parameters; keys UPPER_SNAKE_CASE, passed to Tekton as strings.",
         json_schema_extra=_PARAMETERS,
     )
-    confidence: float | None = Field(default=None, ge=0, le=1, description="Audit only.")
+    confidence: StrictFloat | None = Field(default=None, ge=0, le=1, description="Audit only.")
     rationale: str | None = Field(default=None, max_length=_MAX_VALUE, description="Audit only.")
     times_out_at: KubeTime | None = Field(
         default=None,
