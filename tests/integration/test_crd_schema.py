@@ -5,6 +5,7 @@ Tekton's real schema without losing a field (SPEC §5)."""
 from __future__ import annotations
 
 import copy
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from wfe.api.crd import crd_manifest
 from wfe.api.enums import FailureReason, Phase, SkipReason
 from wfe.api.models import (
     BlockClearance,
@@ -26,6 +28,8 @@ from wfe.api.models import (
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
 from wfe.core.policy import Policy
 from wfe.core.validation import ValidSpec, validate_spec
+from wfe.dev.crds import install_crds
+from wfe.dev.eventually import eventually
 from wfe.kube.client import Client
 from wfe.kube.errors import Invalid
 from wfe.tekton.pipelinerun import build_pipeline_run
@@ -335,3 +339,96 @@ async def test_built_pipeline_run_is_stored_without_pruning(
             "configmap-conf",
         ]
         assert stored["spec"]["timeouts"] == {"pipeline": "1h0m0s"}
+
+
+MERGE = "application/merge-patch+json"
+
+
+def _in_group(crd: dict[str, Any], group: str, *, rules: bool) -> dict[str, Any]:
+    """Our CRD served under another group (so the session's CRD stays as it is), with or
+    without the format rules of the fields below."""
+    crd = copy.deepcopy(crd)
+    crd["metadata"]["name"] = f"{crd['spec']['names']['plural']}.{group}"
+    crd["spec"]["group"] = group
+    if not rules:
+        spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        props = spec["properties"]
+        for node in (
+            props["targetResource"],
+            props["executionConfig"]["properties"]["timeout"],
+            props["workflowRef"]["properties"]["containerImage"],
+            props["workflowRef"]["properties"]["containerDigest"],
+        ):
+            node.pop("x-kubernetes-validations")
+    return crd
+
+
+async def test_objects_stored_before_a_rule_still_take_status_and_finalizer_writes(
+    api_client: ApiClient, namespace: str
+) -> None:
+    """The server validates only what an update changes (ratcheting), so the controller can
+    always record Failed on an object a newer rule would refuse: it is never stuck retrying."""
+    group = f"ratchet{secrets.token_hex(3)}.kubernaut.test"
+    await install_crds(api_client, [_in_group(crd_manifest(), group, rules=False)])
+    objects = CustomObjectsApi(api_client)
+    legacy = body(
+        "legacy",
+        targetResource="ClusterRole/system:node",
+        executionConfig={"timeout": "99999999999h"},
+        workflowRef={
+            "workflowId": "w",
+            "version": "1",
+            "containerImage": "x",
+            "containerDigest": "md5:" + "a" * 32,
+        },
+    )
+    legacy["apiVersion"] = f"{group}/v1alpha1"
+    await objects.create_namespaced_custom_object(
+        group, "v1alpha1", namespace, "workflowexecutions", legacy
+    )
+    await install_crds(api_client, [_in_group(crd_manifest(), group, rules=True)])
+
+    async def rules_in_force() -> bool:
+        probe = {**copy.deepcopy(legacy), "metadata": {"name": f"probe-{secrets.token_hex(3)}"}}
+        try:
+            await objects.create_namespaced_custom_object(
+                group, "v1alpha1", namespace, "workflowexecutions", probe
+            )
+        except ApiException as exc:
+            return exc.status == 422
+        return False
+
+    await eventually(rules_in_force, 30, message="the new schema is in force")
+    failed = FailureDetails(
+        reason=FailureReason.CONFIGURATION_ERROR, message="m", was_execution_failure=False
+    )
+    status = WorkflowExecutionStatus(phase=Phase.FAILED, failure_details=failed).to_wire()
+    stored = await objects.patch_namespaced_custom_object_status(
+        group,
+        "v1alpha1",
+        namespace,
+        "workflowexecutions",
+        "legacy",
+        {"status": status},
+        _content_type=MERGE,
+    )
+    assert stored["status"] == status
+    finalized = await objects.patch_namespaced_custom_object(
+        group,
+        "v1alpha1",
+        namespace,
+        "workflowexecutions",
+        "legacy",
+        {"metadata": {"finalizers": ["kubernaut.ai/workflow-execution"]}},
+        _content_type=MERGE,
+    )
+    assert finalized["metadata"]["finalizers"] == ["kubernaut.ai/workflow-execution"]
+    await objects.patch_namespaced_custom_object(
+        group,
+        "v1alpha1",
+        namespace,
+        "workflowexecutions",
+        "legacy",
+        {"metadata": {"finalizers": None}},
+        _content_type=MERGE,
+    )
