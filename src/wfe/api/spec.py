@@ -24,7 +24,6 @@ __all__ = [
     "BUNDLE_MESSAGE",
     "DIGEST_MESSAGE",
     "DURATION_MESSAGE",
-    "EXECUTION_ENGINES",
     "NAME_MESSAGE",
     "TARGET_MESSAGE",
     "ExecutionConfig",
@@ -64,7 +63,6 @@ DURATION_MESSAGE = (
     f"must be a Go duration such as 90s, 30m or 1h30m (units h, m, s, ms, us, ns), at most "
     f"{formats.DURATION_MAX}"
 )
-EXECUTION_ENGINES = ("tekton", "job", "ansible")
 
 
 def _matches(pattern: str, message: str) -> JsonDict:
