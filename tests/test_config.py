@@ -49,6 +49,9 @@ def test_precedence_yaml_then_env_then_flags(tmp_path: Path) -> None:
         ({"WFE_LOG_FORMAT": "xml"}, "log_format"),
         ({"WFE_BACKOFF_MAX": "1s"}, "backoff_max"),
         ({"WFE_DEFAULT_TIMEOUT": "3h"}, "default_timeout"),
+        ({"WFE_COOLDOWN": "99999999999h"}, "cooldown"),
+        ({"WFE_METRIC_RETENTION": "1e30"}, "metric_retention"),
+        ({"WFE_REQUIRE_PINNED_BUNDLES": "maybe"}, "require_pinned_bundles"),
     ],
 )
 def test_errors_name_the_setting(env: dict[str, str], field: str) -> None:
@@ -81,3 +84,16 @@ def test_every_first_class_flag_exists() -> None:
     params = set(inspect.signature(command.callback).parameters)  # type: ignore[arg-type]
     assert set(FLAG_SETTINGS) <= params
     assert set(FLAG_SETTINGS) <= set(Settings.model_fields)
+
+
+def test_numbers_of_seconds_beyond_the_bound_name_the_setting(tmp_path: Path) -> None:
+    file = tmp_path / "wfe.yaml"
+    file.write_text("cooldown: 1e300\n")
+    with pytest.raises(ConfigError, match="cooldown"):
+        load_settings(config_file=file, env={})
+
+
+def test_pinned_bundles_required_by_default() -> None:
+    assert load_settings(env={}).policy().require_pinned_bundles is True
+    lenient = load_settings(env={"WFE_REQUIRE_PINNED_BUNDLES": "false"})
+    assert lenient.policy().require_pinned_bundles is False

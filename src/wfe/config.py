@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wfe.core.durations import parse_duration
+from wfe.core.durations import MAX_DURATION, format_duration, parse_duration
 from wfe.core.errors import InvalidInput
 from wfe.core.policy import Policy
 
@@ -90,7 +90,13 @@ class Settings(BaseModel):
         timedelta(hours=1), description="Pipeline timeout when the spec sets none."
     )
     max_timeout: timedelta = Field(
-        timedelta(hours=2), description="Upper bound on spec.executionConfig.timeout."
+        timedelta(hours=2),
+        description="Upper bound on a run's timeout (executionConfig.timeout, timesOutAt).",
+    )
+    require_pinned_bundles: bool = Field(
+        True,
+        description="Refuse a bundle reference with neither tag nor digest (false: run it, "
+        "with a Warning Event).",
     )
     workers: int = Field(4, ge=1, le=64, description="Concurrent reconciles.")
     leader_election: bool = Field(True, description="Only the Lease holder reconciles.")
@@ -131,6 +137,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return parse_duration(value.strip())
         if isinstance(value, int | float) and not isinstance(value, bool):
+            # timedelta overflows (an exception pydantic would not report) long before a float.
+            if not abs(value) <= MAX_DURATION.total_seconds():
+                raise ValueError(
+                    f"longer than {format_duration(MAX_DURATION)}, the longest accepted"
+                )
             return timedelta(seconds=value)
         return value
 
@@ -159,6 +170,7 @@ class Settings(BaseModel):
             allowed_service_accounts=frozenset(self.allowed_service_accounts),
             default_timeout=self.default_timeout,
             max_timeout=self.max_timeout,
+            require_pinned_bundles=self.require_pinned_bundles,
         )
 
 
@@ -209,8 +221,6 @@ def load_settings(
 
 def _default_text(value: object) -> str:
     if isinstance(value, timedelta):
-        from wfe.core.durations import format_duration
-
         return format_duration(value)
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value) or "(none)"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from wfe.api import formats
 from wfe.api.crd import crd_manifest, crd_yaml, packaged_crd_yaml, structural
 from wfe.api.enums import FailureReason, Phase, SkipReason
 
@@ -32,12 +33,94 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-def test_structural_every_node_typed_no_refs_or_nulls() -> None:
+# A null is kept (not pruned) only where it means something or must be refused by a rule.
+NULLABLE = {".spec.parameters.*", ".spec.workflowRef.declaredParameterNames"}
+
+
+def test_structural_every_node_typed_no_refs_nulls_only_where_meant() -> None:
     for path, node in _walk(_schema()):
         assert "type" in node, path
-        assert not {"$ref", "anyOf", "oneOf", "allOf", "nullable", "default", "title"} & set(
-            node
-        ), path
+        assert not {"$ref", "anyOf", "oneOf", "allOf", "default", "title"} & set(node), path
+        assert ("nullable" in node) == (path in NULLABLE), path
+
+
+def test_nothing_is_kept_unchecked() -> None:
+    """No subtree escapes the schema: everything stored is declared (docs/api.md)."""
+    assert "x-kubernetes-preserve-unknown-fields" not in crd_yaml()
+
+
+# The fields of upstream's WorkflowExecutionSpec and WorkflowRef (its embedded WorkflowSnapshot),
+# by wire name, with the older shape's; every one must be declared so none is pruned silently.
+UPSTREAM_SPEC = {
+    "remediationRequestRef",
+    "workflowRef",
+    "targetResource",
+    "clusterID",
+    "parameters",
+    "confidence",
+    "rationale",
+    "timesOutAt",
+}
+UPSTREAM_WORKFLOW_REF = {
+    "workflowId",
+    "workflowName",
+    "actionType",
+    "version",
+    "executionBundle",
+    "executionBundleDigest",
+    "executionEngine",
+    "engineConfig",
+    "serviceAccountName",
+    "dependencies",
+    "resources",
+    "declaredParameterNames",
+}
+OLDER = {"executionConfig"}
+OLDER_WORKFLOW_REF = {"containerImage", "containerDigest"}
+
+
+def test_every_field_of_both_shapes_is_declared() -> None:
+    spec = _schema()["properties"]["spec"]
+    assert set(spec["properties"]) == UPSTREAM_SPEC | OLDER
+    ref = spec["properties"]["workflowRef"]
+    assert set(ref["properties"]) == UPSTREAM_WORKFLOW_REF | OLDER_WORKFLOW_REF
+    deps = ref["properties"]["dependencies"]["properties"]
+    assert set(deps) == {"secrets", "configMaps"}
+    assert set(ref["properties"]["resources"]["properties"]) == {"claims", "limits", "requests"}
+    assert ref["properties"]["executionEngine"]["enum"] == ["tekton", "job", "ansible"]
+    assert spec["properties"]["timesOutAt"]["format"] == "date-time"
+
+
+def _rules() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (path, rule)
+        for path, node in _walk(_schema())
+        for rule in node.get("x-kubernetes-validations", [])
+    ]
+
+
+def test_rule_messages_are_words_not_patterns() -> None:
+    rules = _rules()
+    assert len(rules) >= 12
+    for path, rule in rules:
+        assert rule.get("message"), path
+        assert "^" not in rule["message"], path
+        assert "[a-z" not in rule["message"], path
+
+
+def test_format_rules_are_the_core_patterns() -> None:
+    text = crd_yaml()
+    for pattern in (
+        formats.TARGET_PATTERN,
+        formats.BUNDLE_PATTERN,
+        formats.DIGEST_PATTERN,
+        formats.DURATION_PATTERN,
+        formats.DNS_SUBDOMAIN_PATTERN,
+        formats.PARAMETER_KEY_PATTERN,
+    ):
+        assert f"r'{pattern}'" in "".join(r["rule"] for _, r in _rules()), pattern
+    assert "'" not in formats.BUNDLE_PATTERN + formats.TARGET_PATTERN  # a CEL raw string
+    assert text
 
 
 def test_names_and_columns() -> None:
@@ -79,11 +162,7 @@ def test_spec_rules() -> None:
     assert set(spec["required"]) == {"workflowRef", "targetResource"}
     assert spec["properties"]["confidence"]["minimum"] == 0
     assert spec["properties"]["confidence"]["maximum"] == 1
-    assert set(spec["properties"]["workflowRef"]["required"]) == {
-        "workflowId",
-        "version",
-        "containerImage",
-    }
+    assert set(spec["properties"]["workflowRef"]["required"]) == {"workflowId", "version"}
 
 
 def test_structural_rejects_what_it_cannot_express() -> None:

@@ -45,9 +45,9 @@ WIDE = KindCatalog.of([*BUILTIN_KINDS, KNATIVE_SERVICE, WIDGET_A, WIDGET_B, CERT
 def _target(raw: str) -> Target:
     # Split by hand: the format check (core.target) is tested on its own.
     parts = raw.split("/")
-    if len(parts) == 3:
-        return Target(raw=raw, namespace=parts[0], kind=parts[1], name=parts[2])
-    return Target(raw=raw, kind=parts[0], name=parts[1])
+    kind, _, group = parts[-2].partition(".")
+    namespace = parts[0] if len(parts) == 3 else None
+    return Target(raw=raw, namespace=namespace, kind=kind, group=group or None, name=parts[-1])
 
 
 def check(raw: str, catalog: KindCatalog = CATALOG) -> Canonical | Misspelled | Undecidable:

@@ -1,4 +1,5 @@
-"""SPEC §5: the lock PipelineRun — deterministic, labelled for ownership, valid labels."""
+"""SPEC §5: the lock PipelineRun — deterministic, labelled for ownership, valid labels, and every
+resolved field of the spec in it (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from wfe.core.decide import Candidate, Run, decide
 from wfe.core.lock import lock_name
 from wfe.core.policy import Policy
 from wfe.core.validation import ValidSpec, validate_spec
-from wfe.tekton.pipelinerun import build_pipeline_run, bundle_reference
+from wfe.tekton.pipelinerun import build_pipeline_run
 
 from builders import CATALOG, NOW, spec
 from strategies import parameters, valid_targets
@@ -39,6 +40,13 @@ def test_manifest_shape() -> None:
     assert pr["metadata"]["name"] == "wfe-7c240c08fe7f0cc3"
     assert pr["metadata"]["namespace"] == "kw"
     assert "ownerReferences" not in pr["metadata"]
+    assert pr["metadata"]["annotations"] == {
+        "kubernaut.ai/target-resource": spec()["targetResource"],
+        "kubernaut.ai/workflow-execution": "wfe-1",
+        "kubernaut.ai/source-namespace": "default",
+        "kubernaut.ai/workflow-execution-uid": "u-1",
+    }
+    assert "workspaces" not in pr["spec"]
     labels = pr["metadata"]["labels"]
     assert labels["kubernaut.ai/workflow-execution"] == "wfe-1"
     assert labels["kubernaut.ai/source-namespace"] == "default"
@@ -63,7 +71,7 @@ def test_manifest_shape() -> None:
 
 
 def test_digest_pins_the_bundle() -> None:
-    ref = valid(
+    pr = build(
         spec(
             workflowRef={
                 "workflowId": "w",
@@ -72,8 +80,9 @@ def test_digest_pins_the_bundle() -> None:
                 "containerDigest": "sha256:" + "a" * 64,
             }
         )
-    ).spec.workflow_ref
-    assert bundle_reference(ref) == "r.example/w:1@sha256:" + "a" * 64
+    )
+    bundle = pr["spec"]["pipelineRef"]["params"][0]
+    assert bundle == {"name": "bundle", "value": "r.example/w:1@sha256:" + "a" * 64}
 
 
 def test_conflicting_digest_is_a_configuration_error() -> None:
@@ -122,3 +131,60 @@ def test_deterministic_and_labels_always_valid(target: str, params: dict[str, st
     names = [p["name"] for p in first["spec"]["params"]]
     assert names == sorted(names)
     assert {"name": "TARGET_RESOURCE", "value": target} in first["spec"]["params"]
+
+
+def test_long_names_become_valid_labels_and_exact_annotations() -> None:
+    name = ("a" * 62 + ".") * 4 + "b"  # 253 characters, a valid object name
+    assert len(name) == 253
+    pr = build_pipeline_run(
+        valid(spec()), namespace="n" * 63, name=name, uid="u-1", execution_namespace="kw"
+    )
+    labels, annotations = pr["metadata"]["labels"], pr["metadata"]["annotations"]
+    for value in labels.values():
+        assert len(value) <= 63, value
+        assert _LABEL_VALUE.match(value), value
+    assert labels["kubernaut.ai/workflow-execution"] != name
+    assert labels["kubernaut.ai/source-namespace"] == "n" * 63  # valid as it is: kept
+    assert annotations["kubernaut.ai/workflow-execution"] == name
+    assert annotations["kubernaut.ai/source-namespace"] == "n" * 63
+    other = build_pipeline_run(
+        valid(spec()), namespace="n" * 63, name=name[:-1] + "c", uid="u-1", execution_namespace="kw"
+    )
+    assert (
+        other["metadata"]["labels"]["kubernaut.ai/workflow-execution"]
+        != labels["kubernaut.ai/workflow-execution"]
+    ), "distinct names keep distinct labels"
+
+
+UPSTREAM_REF = {
+    "workflowId": "w",
+    "workflowName": "restart",
+    "actionType": "RestartDeployment",
+    "version": "1",
+    "executionBundle": "quay.io/k/w:1",
+    "executionBundleDigest": "sha256:" + "c" * 64,
+    "executionEngine": "tekton",
+    "serviceAccountName": "db-fixer",
+    "dependencies": {"secrets": [{"name": "db-creds"}], "configMaps": [{"name": "conf"}]},
+    "declaredParameterNames": {"NAMESPACE": True},
+}
+
+
+def test_upstream_fields_take_effect() -> None:
+    policy = Policy(allowed_service_accounts=frozenset({"db-fixer"}))
+    raw = spec(workflowRef=UPSTREAM_REF, timesOutAt="2026-11-27T12:30:00Z")
+    checked = validate_spec(raw, policy, now=NOW)
+    assert isinstance(checked, ValidSpec), checked
+    pr = build_pipeline_run(
+        checked, namespace="default", name="wfe-1", uid="u-1", execution_namespace="kw"
+    )
+    run = pr["spec"]
+    assert run["pipelineRef"]["params"][0]["value"] == "quay.io/k/w:1@sha256:" + "c" * 64
+    assert run["taskRunTemplate"] == {"serviceAccountName": "db-fixer"}
+    assert run["workspaces"] == [
+        {"name": "secret-db-creds", "secret": {"secretName": "db-creds"}},
+        {"name": "configmap-conf", "configMap": {"name": "conf"}},
+    ]
+    assert run["timeouts"] == {"pipeline": "30m0s"}
+    assert [p["name"] for p in run["params"]] == ["NAMESPACE", "TARGET_RESOURCE"]
+    assert checked.dropped_parameters == ("REPLICAS",)

@@ -9,6 +9,7 @@ a test regenerates it and fails when the two differ.
 
 from __future__ import annotations
 
+import copy
 from importlib import resources
 from typing import Any
 
@@ -45,6 +46,7 @@ _KEPT = (
     "minProperties",
     "maxProperties",
     "enum",
+    "nullable",
     "x-kubernetes-validations",
     "x-kubernetes-list-type",
     "x-kubernetes-list-map-keys",
@@ -66,7 +68,8 @@ def structural(schema: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"cannot express anyOf {node['anyOf']!r} structurally")
             rest = {k: v for k, v in node.items() if k != "anyOf"}
             return convert({**options[0], **rest})
-        out: dict[str, Any] = {k: node[k] for k in _KEPT if k in node}
+        # Copies: a rule shared by several fields must not become a YAML alias.
+        out: dict[str, Any] = {k: copy.deepcopy(node[k]) for k in _KEPT if k in node}
         if "enum" in node and "type" not in node:
             out["type"] = "string"
         if "properties" in node:

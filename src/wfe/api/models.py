@@ -1,29 +1,35 @@
 """Pydantic models of `kubernaut.ai/v1alpha1` WorkflowExecution (SPEC §2).
 
 Field names are the upstream kubernaut ones (camelCase on the wire), so objects written for
-the upstream controller are accepted unchanged; unknown fields are ignored, not rejected,
-because the API server's structural schema already prunes them. The CRD manifest is generated
-from these models (`wfe.api.crd`), so the schema the server enforces and the models the
-controller writes cannot drift apart.
+the upstream controller are accepted unchanged (docs/api.md). The spec models live in
+`wfe.api.spec` and are re-exported here; this module holds the status the controller writes.
+The CRD manifest is generated from these models (`wfe.api.crd`), so the schema the server
+enforces and the models the controller writes cannot drift apart.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from wfe.api.base import KubeTime, format_time
+from wfe.api.base import Model as _Model
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
+from wfe.api.spec import (
+    ExecutionConfig,
+    ObjectReference,
+    WorkflowDependencies,
+    WorkflowExecutionSpec,
+    WorkflowRef,
+    WorkflowResourceDependency,
+)
 
 __all__ = [
     "API_VERSION",
     "GROUP",
     "KIND",
-    "PARAMETER_KEY_PATTERN",
     "PLURAL",
-    "TARGET_PATTERN",
     "VERSION",
     "BlockClearance",
     "Condition",
@@ -36,9 +42,11 @@ __all__ = [
     "PipelineRunStatusSummary",
     "RecentRemediation",
     "SkipDetails",
+    "WorkflowDependencies",
     "WorkflowExecutionSpec",
     "WorkflowExecutionStatus",
     "WorkflowRef",
+    "WorkflowResourceDependency",
     "format_time",
 ]
 
@@ -48,135 +56,11 @@ API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "WorkflowExecution"
 PLURAL = "workflowexecutions"
 
-# `namespace/Kind/name` or `Kind/name`. Namespace is a DNS label; Kind an identifier; the name
-# any Kubernetes object name (path-segment safe: no `/`, no whitespace, e.g. `system:node`).
-_NAMESPACE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_KIND = r"[A-Za-z][A-Za-z0-9]*"
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9._:]*[A-Za-z0-9])?"
-TARGET_PATTERN = rf"^({_NAMESPACE}/)?{_KIND}/{_NAME}$"
-PARAMETER_KEY_PATTERN = r"^[A-Z][A-Z0-9_]*$"
-# Go's time.ParseDuration syntax, as accepted by metav1.Duration.
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-_DIGEST = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$"
-# Bounds keep CEL's cost estimate for the spec immutability rule inside the server's budget.
-_MAX_PARAMETERS = 64
-_MAX_VALUE = 8192
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as Kubernetes writes metav1.Time."""
-    if value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-KubeTime = Annotated[
-    datetime,
-    PlainSerializer(format_time, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",
-        frozen=True,
-        use_enum_values=False,
-    )
-
-
-class ObjectReference(_Model):
-    """A reference to another object (corev1.ObjectReference)."""
-
-    api_version: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    uid: str | None = None
-    resource_version: str | None = None
-    field_path: str | None = None
-
 
 class LocalObjectReference(_Model):
     """A reference by name within a known namespace."""
 
     name: str = Field(min_length=1, max_length=253)
-
-
-class WorkflowRef(_Model):
-    """The remediation workflow: a Tekton bundle holding a Pipeline named `workflow`."""
-
-    workflow_id: str = Field(min_length=1, max_length=253, description="Catalog workflow ID.")
-    version: str = Field(min_length=1, max_length=128, description="Workflow version.")
-    container_image: str = Field(
-        min_length=1,
-        max_length=1024,
-        pattern=r"^[^\s@]+(@[^\s]+)?$",
-        description="OCI reference of the Tekton bundle.",
-    )
-    container_digest: str | None = Field(
-        default=None,
-        max_length=1024,
-        pattern=_DIGEST,
-        description="Optional digest (e.g. sha256:...); when set the bundle is pinned.",
-    )
-
-
-class ExecutionConfig(_Model):
-    """Per-execution overrides, each bounded by the controller's configuration."""
-
-    timeout: str | None = Field(
-        default=None,
-        max_length=64,
-        pattern=DURATION_PATTERN,
-        description="Pipeline timeout (Go duration, e.g. 30m); capped by the configured maximum.",
-    )
-    service_account_name: str | None = Field(
-        default=None,
-        max_length=253,
-        pattern=_DNS_SUBDOMAIN,
-        description="Runner service account; must be in the controller's allow-list.",
-    )
-
-
-class WorkflowExecutionSpec(_Model):
-    """What to run against which target. Immutable after creation."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {"rule": "self == oldSelf", "message": "spec is immutable"}
-            ]
-        }
-    )
-
-    remediation_request_ref: ObjectReference | None = None
-    workflow_ref: WorkflowRef
-    target_resource: str = Field(
-        min_length=3,
-        max_length=600,
-        pattern=TARGET_PATTERN,
-        description="namespace/Kind/name or Kind/name; the lock key, compared exactly.",
-    )
-    parameters: dict[str, Annotated[str, Field(max_length=_MAX_VALUE)]] | None = Field(
-        default=None,
-        max_length=_MAX_PARAMETERS,
-        description="Workflow parameters; keys UPPER_SNAKE_CASE, passed to Tekton as strings.",
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.all(k, k.matches('" + PARAMETER_KEY_PATTERN + "'))",
-                    "message": "parameter keys must be UPPER_SNAKE_CASE",
-                }
-            ]
-        },
-    )
-    confidence: float | None = Field(default=None, ge=0, le=1, description="Audit only.")
-    rationale: str | None = Field(default=None, max_length=_MAX_VALUE, description="Audit only.")
-    execution_config: ExecutionConfig | None = None
 
 
 class PipelineRunStatusSummary(_Model):

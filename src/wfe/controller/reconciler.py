@@ -183,7 +183,7 @@ class Reconciler:
     async def _kind_catalog(self, record: history.WfeRecord) -> kinds.KindCatalog:
         if record.parsed_target is None:
             return kinds.KindCatalog(())  # validation fails first; no catalog needed
-        return await self._kinds.catalog_for(record.parsed_target.kind)
+        return await self._kinds.catalog_for(record.parsed_target.qualified_kind)
 
     async def _plan_pending(
         self, record: history.WfeRecord, others: list[history.WfeRecord], now: datetime

@@ -55,6 +55,8 @@ class Candidate:
     name: str
     uid: str
     spec: Mapping[str, Any] | None
+    annotations: Mapping[str, str] | None = None
+    """The object's annotations: `kubectl apply`'s record reveals parameters it dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ def decide(
     target = raw_target if isinstance(raw_target, str) else None
     last = most_recent_terminal(peers, target) if target is not None else None
 
-    checked = validate_spec(candidate.spec, policy)
+    checked = validate_spec(candidate.spec, policy, now=now, annotations=candidate.annotations)
     if isinstance(checked, Invalid):
         return fail_configuration(checked, prior_failures(last), now=now, policy=policy)
     spelling = check_kind(checked.target, kinds)

@@ -134,11 +134,11 @@ def _target_text(served: ServedKind, catalog: KindCatalog, target: Target) -> st
 
 def check_kind(target: Target, catalog: KindCatalog) -> KindCheck:
     """Is `target` written the one way its object may be? (See the module docstring.)"""
-    kind, _, group = target.kind.partition(".")
+    kind, group = target.kind, target.group or ""
     exact = [k for k in catalog.serving(kind) if not group or _group_word(k) == group]
     if exact and (group or len(exact) == 1 or exact[0].builtin):
         served = exact[0]
-        written = target.kind
+        written = target.qualified_kind
         if _spelling(served, catalog) != written:
             return _misspelled(target, served, catalog, "is not how this cluster names the kind")
         return _scope(target, served, catalog)
@@ -153,19 +153,20 @@ def check_kind(target: Target, catalog: KindCatalog) -> KindCheck:
     candidates = _by_other_spelling(kind, group, catalog)
     if len(candidates) == 1:
         return _misspelled(target, candidates[0], catalog, "is not the kind's canonical name")
+    written = target.qualified_kind
     if candidates:
         choices = ", ".join(_target_text(k, catalog, target) for k in candidates)
         return Misspelled(
-            Problem(FIELD, f"{target.kind!r} is ambiguous in this cluster; write one of: {choices}")
+            Problem(FIELD, f"{written!r} is ambiguous in this cluster; write one of: {choices}")
         )
     if not catalog.complete:
         return Undecidable(
-            f"kind {target.kind!r} was not found and part of API discovery failed; retrying"
+            f"kind {written!r} was not found and part of API discovery failed; retrying"
         )
     return Misspelled(
         Problem(
             FIELD,
-            f"kind {target.kind!r} is not served by this cluster (write the Kind as "
+            f"kind {written!r} is not served by this cluster (write the Kind as "
             "`kubectl api-resources` lists it, e.g. Deployment, StatefulSet, Node)",
         )
     )
@@ -186,7 +187,7 @@ def _misspelled(target: Target, served: ServedKind, catalog: KindCatalog, why: s
     # Without a namespace in what was written, the namespaced spelling is only a template.
     known = not (served.namespaced and target.namespace is None)
     return Misspelled(
-        Problem(FIELD, f"{target.kind!r} {why}: write {canonical!r}"),
+        Problem(FIELD, f"{target.qualified_kind!r} {why}: write {canonical!r}"),
         canonical if known else None,
     )
 

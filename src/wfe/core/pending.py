@@ -89,6 +89,10 @@ def plan_pending(
             )
         )
     candidate = Candidate(
-        namespace=record.namespace, name=record.name, uid=record.uid, spec=record.spec
+        namespace=record.namespace,
+        name=record.name,
+        uid=record.uid,
+        spec=record.spec,
+        annotations=record.annotations,
     )
     return decide(candidate, others, now=now, policy=policy, kinds=kinds)

@@ -1,4 +1,5 @@
-"""The controller's safety policy as plain data: cooldown, backoff, timeouts, identities.
+"""The controller's safety policy as plain data: cooldown, backoff, timeouts, identities,
+bundle pinning.
 
 Built from the validated settings (`wfe.config`) by the shell and handed to every core
 decision, so the core never reads configuration itself.
@@ -28,6 +29,8 @@ class Policy:
     allowed_service_accounts: frozenset[str] = field(default_factory=frozenset)
     default_timeout: timedelta = timedelta(hours=1)
     max_timeout: timedelta = timedelta(hours=2)
+    # A bundle with neither tag nor digest runs whatever `latest` is at run time (docs/api.md).
+    require_pinned_bundles: bool = True
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []

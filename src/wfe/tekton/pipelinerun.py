@@ -4,17 +4,26 @@ Pure and deterministic: the same WorkflowExecution and policy give a byte-identi
 (parameters sorted by name), so a retried create after a lost status write asks for exactly
 what the first one did. Parameters are data only: they go into `spec.params` as strings and are
 never interpolated into anything the controller executes.
+
+Labels carry names only as valid label values (a WorkflowExecution name may be 253 characters,
+a label value 63): `label_value` keeps a short valid name as it is and otherwise shortens it
+with a hash. The exact owner is in the annotations, which hold any string (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from wfe.api.models import WorkflowRef
-from wfe.core.contention import OWNER_LABEL, OWNER_NAMESPACE_LABEL, OWNER_UID_ANNOTATION
+from wfe.core.contention import (
+    OWNER_LABEL,
+    OWNER_NAME_ANNOTATION,
+    OWNER_NAMESPACE_ANNOTATION,
+    OWNER_NAMESPACE_LABEL,
+    OWNER_UID_ANNOTATION,
+)
 from wfe.core.durations import format_duration
 from wfe.core.lock import label_value, lock_name, target_label_value
-from wfe.core.validation import TARGET_PARAMETER, ValidSpec
+from wfe.core.validation import Dependency, ValidSpec
 
 __all__ = [
     "API_VERSION",
@@ -26,7 +35,7 @@ __all__ = [
     "TARGET_LABEL",
     "WORKFLOW_ID_LABEL",
     "build_pipeline_run",
-    "bundle_reference",
+    "workspace",
 ]
 
 GROUP = "tekton.dev"
@@ -41,11 +50,11 @@ TARGET_ANNOTATION = "kubernaut.ai/target-resource"
 MANAGED_BY = "workflow-execution"
 
 
-def bundle_reference(ref: WorkflowRef) -> str:
-    """The bundle to resolve: `image@digest` when a digest pins it, else the image."""
-    if ref.container_digest and "@" not in ref.container_image:
-        return f"{ref.container_image}@{ref.container_digest}"
-    return ref.container_image
+def workspace(dependency: Dependency) -> dict[str, Any]:
+    """The workspace binding that mounts a Secret or ConfigMap dependency (upstream's naming)."""
+    if dependency.kind == "secret":
+        return {"name": dependency.workspace, "secret": {"secretName": dependency.name}}
+    return {"name": dependency.workspace, "configMap": {"name": dependency.name}}
 
 
 def build_pipeline_run(
@@ -54,8 +63,21 @@ def build_pipeline_run(
     """The PipelineRun that runs, and is the lock for, WorkflowExecution `namespace/name`."""
     spec = valid.spec
     target = valid.target.raw
-    params = dict(spec.parameters or {})
-    params[TARGET_PARAMETER] = target
+    run_spec: dict[str, Any] = {
+        "pipelineRef": {
+            "resolver": "bundles",
+            "params": [
+                {"name": "bundle", "value": valid.bundle.reference},
+                {"name": "name", "value": PIPELINE_NAME},
+                {"name": "kind", "value": "pipeline"},
+            ],
+        },
+        "params": [{"name": k, "value": v} for k, v in valid.parameters],
+        "taskRunTemplate": {"serviceAccountName": valid.service_account},
+        "timeouts": {"pipeline": format_duration(valid.timeout)},
+    }
+    if valid.dependencies:
+        run_spec["workspaces"] = [workspace(d) for d in valid.dependencies]
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -63,25 +85,18 @@ def build_pipeline_run(
             "name": lock_name(target),
             "namespace": execution_namespace,
             "labels": {
-                OWNER_LABEL: name,
-                OWNER_NAMESPACE_LABEL: namespace,
+                OWNER_LABEL: label_value(name),
+                OWNER_NAMESPACE_LABEL: label_value(namespace),
                 WORKFLOW_ID_LABEL: label_value(spec.workflow_ref.workflow_id),
                 TARGET_LABEL: target_label_value(target),
                 "app.kubernetes.io/managed-by": MANAGED_BY,
             },
-            "annotations": {TARGET_ANNOTATION: target, OWNER_UID_ANNOTATION: uid},
-        },
-        "spec": {
-            "pipelineRef": {
-                "resolver": "bundles",
-                "params": [
-                    {"name": "bundle", "value": bundle_reference(spec.workflow_ref)},
-                    {"name": "name", "value": PIPELINE_NAME},
-                    {"name": "kind", "value": "pipeline"},
-                ],
+            "annotations": {
+                TARGET_ANNOTATION: target,
+                OWNER_NAME_ANNOTATION: name,
+                OWNER_NAMESPACE_ANNOTATION: namespace,
+                OWNER_UID_ANNOTATION: uid,
             },
-            "params": [{"name": k, "value": params[k]} for k in sorted(params)],
-            "taskRunTemplate": {"serviceAccountName": valid.service_account},
-            "timeouts": {"pipeline": format_duration(valid.timeout)},
         },
+        "spec": run_spec,
     }
