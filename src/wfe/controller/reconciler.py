@@ -261,6 +261,12 @@ class Reconciler:
         await self._writes.ensure_finalizer(obj)
         await self._writes.status(obj, record.status, run.status, retry_if_unchanged=True)
         self._recorder.started(record, run.status, now=now)
+        self._recorder.run_caveats(
+            record,
+            warnings=run.valid.warnings,
+            dropped_parameters=run.valid.dropped_parameters,
+            now=now,
+        )
         return Result()
 
     async def _explain_waiting(

@@ -31,6 +31,7 @@ class AuditType(StrEnum):
     SKIPPED = "workflowexecution.workflow.skipped"
     BLOCK_CLEARED = "workflowexecution.block.cleared"
     STALE_LOCK_RELEASED = "workflowexecution.lock.stale_released"
+    PARAMETERS_DROPPED = "workflowexecution.parameters.dropped"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,8 @@ class EventReason(StrEnum):
     BLOCK_CLEAR_REFUSED = "BlockClearRefused"
     WORKFLOW_EXECUTION_DELETED = "WorkflowExecutionDeleted"
     WAITING_TO_START = "WaitingToStart"
+    RUN_WARNING = "RunWarning"
+    PARAMETERS_DROPPED = "ParametersDropped"
 
     @property
     def warning(self) -> bool:
@@ -45,6 +47,8 @@ class EventReason(StrEnum):
             EventReason.WORKFLOW_FAILED,
             EventReason.BLOCK_CLEAR_REFUSED,
             EventReason.WAITING_TO_START,
+            EventReason.RUN_WARNING,
+            EventReason.PARAMETERS_DROPPED,
         )
 
 

@@ -161,6 +161,37 @@ class Recorder:
             consecutive_failures=status.consecutive_failures,
         )
 
+    def run_caveats(
+        self,
+        wfe: WfeRecord,
+        *,
+        warnings: tuple[str, ...],
+        dropped_parameters: tuple[str, ...],
+        now: datetime,
+    ) -> None:
+        """What a run that starts does not do as written: a Warning Event per warning (an
+        unpinned bundle allowed to run), and the parameters `declaredParameterNames` kept out
+        of the PipelineRun — an Event and an audit record, so the drop is never silent."""
+        for warning in warnings:
+            _log.warning("run warning", warning=warning)
+            self._event(wfe, EventReason.RUN_WARNING, warning, now)
+        if dropped_parameters:
+            names = ", ".join(dropped_parameters)
+            _log.warning("undeclared parameters dropped", parameters=list(dropped_parameters))
+            self._event(
+                wfe,
+                EventReason.PARAMETERS_DROPPED,
+                f"not passed to the workflow (not in declaredParameterNames): {names}",
+                now,
+            )
+            self._audit_emit(
+                wfe,
+                AuditType.PARAMETERS_DROPPED,
+                "success",
+                now,
+                dropped_parameters=list(dropped_parameters),
+            )
+
     def waiting(self, wfe: WfeRecord, *, reason: str, message: str, now: datetime) -> None:
         """It cannot be decided or started for a while; the status now says why."""
         _log.warning("workflowexecution waiting to start", wait_reason=reason, detail=message)
