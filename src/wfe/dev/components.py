@@ -1,14 +1,22 @@
-"""The command lines of the local control plane's three programs (docs/testenv.md).
+"""The local control plane's three programs, one by one (docs/testenv.md).
 
-Pure: given ports, paths and the PKI files' directory, the flags etcd, kube-apiserver and
-kube-controller-manager run with, and why each non-obvious one is there.
-:mod:`wfe.dev.controlplane` starts them.
+For etcd, kube-apiserver and kube-controller-manager: the flags each runs with (``*_args``,
+pure, with why each non-obvious one is there) and how each is started on a free loopback port
+and waited for until ready (``start_*``, :mod:`wfe.dev.processes` underneath). Every process
+is appended to the caller's list as soon as it is spawned, so that the caller stops it even
+when it never becomes ready. :mod:`wfe.dev.controlplane` puts them together.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
+
+import structlog
+
+from wfe.dev import processes
+from wfe.dev.processes import ChildProcess, http_ok, wait_until
 
 __all__ = [
     "CONTROLLERS",
@@ -16,7 +24,13 @@ __all__ = [
     "apiserver_args",
     "controller_manager_args",
     "etcd_args",
+    "start_apiserver",
+    "start_controller_manager",
+    "start_etcd",
+    "wait_apiserver_ready",
 ]
+
+_log = structlog.get_logger(__name__)
 
 _SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"  # an allocation range only: nothing dials it
 
@@ -118,3 +132,75 @@ def controller_manager_args(
         "--kube-api-burst=100",
         *extra,
     ]
+
+
+async def start_etcd(
+    binary: Path, workdir: Path, deadline: float, started: list[ChildProcess]
+) -> str:
+    """Start etcd; return its client URL once ``/health`` says it is healthy."""
+    client_port, peer_port = processes.free_ports(2)
+    client_url = f"http://127.0.0.1:{client_port}"
+    argv = etcd_args(binary, workdir, client_url, f"http://127.0.0.1:{peer_port}")
+    process = processes.spawn("etcd", argv, workdir)
+    started.append(process)
+    await wait_until(
+        process, deadline, lambda: http_ok(f"{client_url}/health", None, b'"health":"true"')
+    )
+    _log.info("etcd ready", url=client_url, pid=process.popen.pid)
+    return client_url
+
+
+async def start_apiserver(
+    binary: Path,
+    workdir: Path,
+    pki: Path,
+    *,
+    etcd_url: str,
+    tls: ssl.SSLContext,
+    deadline: float,
+    started: list[ChildProcess],
+    extra: Sequence[str] = (),
+) -> str:
+    """Start kube-apiserver; return its URL once ready (:func:`wait_apiserver_ready`)."""
+    (port,) = processes.free_ports(1)
+    argv = apiserver_args(binary, workdir, pki, etcd_url=etcd_url, port=port, extra=extra)
+    process = processes.spawn("kube-apiserver", argv, workdir)
+    started.append(process)
+    server = f"https://127.0.0.1:{port}"
+    await wait_apiserver_ready(process, server, tls, deadline)
+    _log.info("kube-apiserver ready", server=server, pid=process.popen.pid)
+    return server
+
+
+async def wait_apiserver_ready(
+    process: ChildProcess, server: str, tls: ssl.SSLContext, deadline: float
+) -> None:
+    """``/readyz`` answers 200 and namespace ``default`` exists (``tls``: an admin's)."""
+    await wait_until(process, deadline, lambda: http_ok(f"{server}/readyz", tls, b"ok"))
+    # /readyz can pass a moment before the bootstrap controller has made `default`.
+    await wait_until(
+        process,
+        deadline,
+        lambda: http_ok(f"{server}/api/v1/namespaces/default", tls, b'"default"'),
+    )
+
+
+async def start_controller_manager(
+    binary: Path,
+    workdir: Path,
+    kubeconfig: Path,
+    pki: Path,
+    *,
+    deadline: float,
+    started: list[ChildProcess],
+    extra: Sequence[str] = (),
+) -> None:
+    """Start kube-controller-manager; return once its ``/healthz`` answers ``ok``."""
+    (port,) = processes.free_ports(1)
+    argv = controller_manager_args(binary, kubeconfig, pki, port=port, extra=extra)
+    process = processes.spawn("kube-controller-manager", argv, workdir)
+    started.append(process)
+    tls = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    url = f"https://127.0.0.1:{port}/healthz"  # always allowed, without credentials
+    await wait_until(process, deadline, lambda: http_ok(url, tls, b"ok"))
+    _log.info("kube-controller-manager ready", healthz=url, pid=process.popen.pid)

@@ -3,8 +3,8 @@
 Tests and ``wfe dev`` run the controller against the real API server, the way envtest does for
 Go controllers, never against a mock. :class:`ControlPlane` starts the binaries that
 tools/k8s-testbin/build.sh built (located by :mod:`wfe.dev.testbin`) with a fresh PKI
-(:mod:`wfe.dev.pki`) in a temporary directory, on free loopback ports
-(:mod:`wfe.dev.processes` starts, probes and stops them):
+(:mod:`wfe.dev.pki`) in a temporary directory, on free loopback ports, in this order
+(:mod:`wfe.dev.components` has each program's flags and readiness check):
 
 - etcd with its own data dir and ``--unsafe-no-fsync``; ready when ``/health`` says so;
 - kube-apiserver with client-certificate and ServiceAccount-token authentication,
@@ -19,8 +19,7 @@ tools/k8s-testbin/build.sh built (located by :mod:`wfe.dev.testbin`) with a fres
   ``ok``. Started after the CRDs, so the garbage collector's first discovery already includes
   Tekton's resources (it rediscovers every 30 s).
 
-So owned objects are garbage-collected and namespaces finish deleting; there is still no
-scheduler and no kubelet: no Pod ever runs.
+There is still no scheduler and no kubelet: no Pod ever runs.
 
 Identities: the admin kubeconfig (``CN=admin, O=system:masters``), :meth:`user_kubeconfig`
 for a user with groups (client certificate) and :meth:`service_account_kubeconfig` for a
@@ -49,22 +48,14 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 import structlog
-from kubernetes_asyncio.client import (
-    ApiClient,
-    AuthenticationV1TokenRequest,
-    CoreV1Api,
-    V1ObjectMeta,
-    V1ServiceAccount,
-    V1TokenRequestSpec,
-)
-from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config import new_client_from_config
 
 from wfe.dev import components, processes
 from wfe.dev.crds import install_crds, load_tekton_crds, load_wfe_crds
-from wfe.dev.kubeconfig import write_kubeconfig
+from wfe.dev.kubeconfig import service_account_token, write_kubeconfig
 from wfe.dev.pki import TestPKI
-from wfe.dev.processes import ChildProcess, http_ok, wait_until
+from wfe.dev.processes import ChildProcess
 from wfe.dev.testbin import Testbin, TestbinMissingError, find_testbin
 
 __all__ = ["ControlPlane", "ControlPlaneError", "main"]
@@ -183,21 +174,9 @@ class ControlPlane:
         With ``create`` the ServiceAccount is created first (an existing one is fine).
         """
         async with await self.api_client() as api:
-            core = CoreV1Api(api)
-            if create:
-                account = V1ServiceAccount(metadata=V1ObjectMeta(name=name, namespace=namespace))
-                try:
-                    await core.create_namespaced_service_account(namespace, account)
-                except ApiException as exc:
-                    if exc.status != 409:
-                        raise
-            # No audiences: the token is for the API server's own (--service-account-issuer).
-            request = AuthenticationV1TokenRequest(
-                spec=V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
+            return await service_account_token(
+                api, namespace, name, create=create, expiration_seconds=expiration_seconds
             )
-            response = await core.create_namespaced_service_account_token(name, namespace, request)
-            token: str = response.status.token
-            return token
 
     async def service_account_kubeconfig(
         self,
@@ -274,8 +253,27 @@ class ControlPlane:
         try:
             deadline = time.monotonic() + self._start_timeout
             self._write_pki()
-            etcd_url = await self._start_etcd(testbin, deadline)
-            await self._start_apiserver(testbin, etcd_url, deadline)
+            etcd_url = await components.start_etcd(
+                testbin.etcd, self.workdir, deadline, self._processes
+            )
+            pki = self.workdir / "pki"
+            self._server = await components.start_apiserver(
+                testbin.kube_apiserver,
+                self.workdir,
+                pki,
+                etcd_url=etcd_url,
+                tls=self._admin_tls(),
+                deadline=deadline,
+                started=self._processes,
+                extra=self._extra_apiserver_args,
+            )
+            self._admin_kubeconfig = write_kubeconfig(
+                self.workdir / "kubeconfigs" / "admin.yaml",
+                server=self._server,
+                ca_pem=(pki / "ca.crt").read_bytes(),
+                user="admin",
+                client=self._require(self._pki).client_cert("admin", ["system:masters"]),
+            )
             if self._install_crds:
                 crds = load_wfe_crds() + load_tekton_crds(testbin.tekton_crds)
                 async with await self.api_client() as api:
@@ -336,7 +334,8 @@ class ControlPlane:
         new = processes.spawn(old.name, old.argv, self.workdir)
         self._processes[index] = new
         try:
-            await self._wait_apiserver_ready(new, time.monotonic() + self._start_timeout)
+            deadline = time.monotonic() + self._start_timeout
+            await components.wait_apiserver_ready(new, self.server, self._admin_tls(), deadline)
         except processes.ProcessError as exc:
             message = f"kube-apiserver did not restart: {exc}\n{new.describe()}"
             raise ControlPlaneError(message) from exc
@@ -364,54 +363,7 @@ class ControlPlane:
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
         return context
 
-    async def _start_etcd(self, testbin: Testbin, deadline: float) -> str:
-        client_port, peer_port = processes.free_ports(2)
-        client_url = f"http://127.0.0.1:{client_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
-        argv = components.etcd_args(testbin.etcd, self.workdir, client_url, peer_url)
-        process = self._spawn("etcd", argv)
-        await wait_until(
-            process, deadline, lambda: http_ok(f"{client_url}/health", None, b'"health":"true"')
-        )
-        _log.info("etcd ready", url=client_url, pid=process.popen.pid)
-        return client_url
-
-    async def _start_apiserver(self, testbin: Testbin, etcd_url: str, deadline: float) -> None:
-        (port,) = processes.free_ports(1)
-        server = f"https://127.0.0.1:{port}"
-        pki = self.workdir / "pki"
-        argv = components.apiserver_args(
-            testbin.kube_apiserver,
-            self.workdir,
-            pki,
-            etcd_url=etcd_url,
-            port=port,
-            extra=self._extra_apiserver_args,
-        )
-        process = self._spawn("kube-apiserver", argv)
-        self._server = server
-        await self._wait_apiserver_ready(process, deadline)
-        self._admin_kubeconfig = write_kubeconfig(
-            self.workdir / "kubeconfigs" / "admin.yaml",
-            server=server,
-            ca_pem=(pki / "ca.crt").read_bytes(),
-            user="admin",
-            client=self._require(self._pki).client_cert("admin", ["system:masters"]),
-        )
-        _log.info("kube-apiserver ready", server=server, pid=process.popen.pid)
-
-    async def _wait_apiserver_ready(self, process: ChildProcess, deadline: float) -> None:
-        server, context = self.server, self._admin_tls()
-        await wait_until(process, deadline, lambda: http_ok(f"{server}/readyz", context, b"ok"))
-        # /readyz can pass a moment before the bootstrap controller has made `default`.
-        await wait_until(
-            process,
-            deadline,
-            lambda: http_ok(f"{server}/api/v1/namespaces/default", context, b'"default"'),
-        )
-
     async def _start_controller_manager(self, testbin: Testbin, deadline: float) -> None:
-        (port,) = processes.free_ports(1)
         pki = self.workdir / "pki"
         user = components.CONTROLLER_MANAGER_USER
         kubeconfig = write_kubeconfig(
@@ -421,23 +373,15 @@ class ControlPlane:
             user=user,
             client=self._require(self._pki).client_cert(user),
         )
-        argv = components.controller_manager_args(
+        await components.start_controller_manager(
             testbin.kube_controller_manager,
+            self.workdir,
             kubeconfig,
             pki,
-            port=port,
+            deadline=deadline,
+            started=self._processes,
             extra=self._extra_controller_manager_args,
         )
-        process = self._spawn("kube-controller-manager", argv)
-        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        url = f"https://127.0.0.1:{port}/healthz"  # always allowed, without credentials
-        await wait_until(process, deadline, lambda: http_ok(url, context, b"ok"))
-        _log.info("kube-controller-manager ready", healthz=url, pid=process.popen.pid)
-
-    def _spawn(self, name: str, argv: list[str]) -> ChildProcess:
-        process = processes.spawn(name, argv, self.workdir)
-        self._processes.append(process)
-        return process
 
     def _log_tails(self) -> str:
         return "\n".join(process.describe() for process in self._processes)
