@@ -1,6 +1,6 @@
 """Tekton simulator, pure part: what Tekton would have written for a PipelineRun by now.
 
-A test and dev tool (TESTENV.md, "Tekton's API without Tekton"): Tekton's controller cannot run
+A test and dev tool (docs/testenv.md, "The Tekton simulator"): Tekton's controller cannot run
 here, so :func:`simulate` plays it. Given a PipelineRun, a :class:`Scenario`, when the run was
 first seen and how long ago that was, it returns the PipelineRun ``status`` and the TaskRuns
 Tekton v1.15.1 would have stored at that moment, in the shapes of ``tests/core/tekton_corpus``.
