@@ -19,11 +19,13 @@ from corpus import CORPUS, Json, features, load, request
 from wfe.dev import tekton_shapes as shapes
 from wfe.dev.tekton_scenarios import (
     DURATION_ANNOTATION,
+    DURATION_PARAMETER,
     SCENARIO_ANNOTATION,
     SCENARIO_PARAMETER,
     Scenario,
     SimulatedRun,
     duration_for,
+    running_for,
     scenario_for,
     simulate,
 )
@@ -319,6 +321,72 @@ def test_duration_annotation() -> None:
         pr["metadata"]["annotations"][DURATION_ANNOTATION] = bad
         with pytest.raises(ValueError, match=DURATION_ANNOTATION):
             duration_for(pr, default=7.0)
+
+
+def test_sim_duration_is_a_go_duration() -> None:
+    pr = request(load("succeeded"))
+    assert running_for(pr) is None
+    pr["spec"]["params"].append({"name": DURATION_PARAMETER, "value": "1m30s"})
+    assert running_for(pr) == 90.0
+    for bad in ("0s", "30", "soon", ""):
+        pr["spec"]["params"][-1]["value"] = bad
+        with pytest.raises(ValueError, match=DURATION_PARAMETER):
+            running_for(pr)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [Scenario.SUCCESS, Scenario.SECOND_TASK_FAILED, Scenario.STEP_OOMKILLED, Scenario.FORBIDDEN],
+    ids=lambda s: s.value,
+)
+def test_sim_duration_sets_the_running_phase_of_any_scenario(scenario: Scenario) -> None:
+    """Resolution as usual (a tenth of D = 1 s), then the tasks take the whole 1 h."""
+    pr = request(load("succeeded"))
+    pr["spec"]["timeouts"] = {"pipeline": "0s"}  # no pipeline timeout in the way
+    hour = 3600.0
+
+    def at(elapsed: float) -> SimulatedRun:
+        return simulate(
+            pr, scenario=scenario, start=START, elapsed=elapsed, duration=10.0, running=hour
+        )
+
+    assert at(0.5).status["conditions"][0]["reason"] == "ResolvingPipelineRef"
+    early = at(2.0)
+    assert early.status["conditions"][0]["reason"] == "Running"
+    if scenario is not Scenario.FORBIDDEN:  # a refused pod fails its TaskRun at its end
+        assert early.task_runs
+    assert at(hour).status["conditions"][0]["status"] == "Unknown"
+    assert not at(hour).done
+    assert at(hour + 1).done
+    assert at(hour + 1).status["completionTime"] == shapes.timestamp(START + _s(hour + 1))
+
+
+def test_sim_duration_is_cancelled_like_any_running_run() -> None:
+    pr = request(load("succeeded"))
+    pr["spec"]["status"] = "Cancelled"
+    state = simulate(
+        pr,
+        scenario=Scenario.SUCCESS,
+        start=START,
+        elapsed=60.0,
+        duration=1.0,
+        stop_seen_at=30.0,
+        running=3600.0,
+    )
+    assert state.done
+    assert state.status["conditions"][0]["reason"] == "Cancelled"
+    assert state.task_runs[0]["status"]["conditions"][0]["reason"] == "TaskRunCancelled"
+
+
+def test_the_simulators_parameters_are_not_the_invalid_one() -> None:
+    pr = request(load("succeeded"))
+    pr["spec"]["params"].append({"name": DURATION_PARAMETER, "value": "3s"})
+    state = simulate(
+        pr, scenario=Scenario.INVALID_PARAM_VALUE, start=START, elapsed=10.0, duration=3.0
+    )
+    message = state.status["conditions"][0]["message"]
+    assert DURATION_PARAMETER not in message
+    assert SCENARIO_PARAMETER not in message
 
 
 # -- shapes --------------------------------------------------------------------------------------

@@ -3,19 +3,22 @@
 Every test in tests/integration is marked ``integration`` and runs in the session's event loop
 (the control plane and its clients are session-wide). Fixtures:
 
-- ``control_plane``: the session's :class:`wfe.dev.controlplane.ControlPlane` (etcd and
-  kube-apiserver with our CRD and Tekton's installed). For identities use its
-  ``user_kubeconfig(user, groups)`` and ``await service_account_kubeconfig(ns, name)``.
+- ``control_plane``: the session's :class:`wfe.dev.controlplane.ControlPlane` (etcd,
+  kube-apiserver with our CRD and Tekton's installed, kube-controller-manager's garbage
+  collector and namespace controller). For identities use its ``user_kubeconfig(user,
+  groups)`` and ``await service_account_kubeconfig(ns, name)``.
 - ``admin_kubeconfig``: the admin (``system:masters``) kubeconfig path.
 - ``api_client``: a session-wide admin ``kubernetes_asyncio`` ApiClient (don't close it).
 - ``make_api_client``: ``await make_api_client(kubeconfig)`` gives an ApiClient for another
   identity, closed after the test.
-- ``namespace``: a fresh namespace per test (its name). Nothing is deleted afterwards: without
-  a controller-manager a namespace never finishes deleting. When the test fails its Events
-  are printed.
+- ``namespace``: a fresh namespace per test (its name). It is not deleted afterwards (it
+  could be: the namespace controller runs), because the whole control plane is thrown away at
+  the end of the session and emptying namespaces would only cost CPU meanwhile; with
+  ``WFE_KEEP_CONTROLPLANE=1`` a failed test's objects stay there to look at. When the test
+  fails its Events are printed.
 - ``eventually``: :func:`wfe.dev.eventually.eventually`, also importable from there.
 
-When kube-apiserver and etcd are not built, the tests are skipped with the reason, unless
+When the binaries are not built, the tests are skipped with the reason, unless
 ``CI`` is set (``CI=true``), where a missing API server fails the run instead.
 """
 
@@ -73,12 +76,12 @@ def testbin() -> Testbin:
     except TestbinMissingError as exc:
         if _in_ci():
             pytest.fail(f"CI is set and the local control plane is missing: {exc}", pytrace=False)
-        pytest.skip(f"local kube-apiserver/etcd not built ({exc})")
+        pytest.skip(f"local control plane binaries not built ({exc})")
 
 
 @pytest.fixture(scope="session")
 async def control_plane(testbin: Testbin) -> AsyncIterator[ControlPlane]:
-    """One etcd + kube-apiserver for the whole session, stopped at its end."""
+    """One control plane for the whole session, stopped at its end."""
     async with ControlPlane(testbin=testbin) as control_plane:
         yield control_plane
 
@@ -113,7 +116,7 @@ async def make_api_client(control_plane: ControlPlane) -> AsyncIterator[MakeApiC
 
 @pytest.fixture
 async def namespace(api_client: ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """A new namespace for this test; its Events are printed if the test fails."""
+    """A new namespace for this test, left in place; its Events are printed if it fails."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"t-{slug}-{secrets.token_hex(3)}"
     core = CoreV1Api(api_client)

@@ -1,13 +1,16 @@
 """The local control plane is a real, usable Kubernetes API (docs/testenv.md).
 
 Proves what every other integration test relies on: the server is up at the pinned version,
-Tekton's real CRDs are established and validate and prune PipelineRuns, and the three kinds of
+Tekton's real CRDs are established and validate and prune PipelineRuns, the three kinds of
 identity (admin, user with groups, ServiceAccount token) authenticate as themselves and are
-held to RBAC.
+held to RBAC, and kube-controller-manager does what a cluster does: a deleted PipelineRun takes
+its TaskRuns with it (background and foreground propagation), a deleted namespace goes away,
+every namespace gets its ``default`` ServiceAccount. The processes die with their parent.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +21,12 @@ from kubernetes_asyncio.client import (
     ApiextensionsV1Api,
     AuthenticationV1Api,
     AuthorizationV1Api,
+    CoreV1Api,
     CustomObjectsApi,
     RbacAuthorizationV1Api,
+    V1ConfigMap,
+    V1DeleteOptions,
+    V1Namespace,
     V1ObjectMeta,
     V1PolicyRule,
     V1ResourceAttributes,
@@ -268,7 +275,7 @@ async def test_service_account_token_authenticates_and_rbac_applies(
 
 
 async def test_processes_die_with_a_killed_parent(testbin: object) -> None:
-    """A test run killed by a timeout must not leave etcd and kube-apiserver behind."""
+    """A test run killed by a timeout must not leave the control plane's processes behind."""
     import asyncio
     import signal
     import sys
@@ -281,7 +288,7 @@ async def test_processes_die_with_a_killed_parent(testbin: object) -> None:
         "async def main():\n"
         "    cp = ControlPlane(install_crds=False)\n"
         "    await cp.start()\n"
-        "    print('PIDS', *(p.popen.pid for p in cp._processes), flush=True)\n"
+        "    print('PIDS', *(f'{n}={p}' for n, p in cp.pids.items()), flush=True)\n"
         "    await asyncio.sleep(600)\n"
         "asyncio.run(main())\n"
     )
@@ -293,13 +300,13 @@ async def test_processes_die_with_a_killed_parent(testbin: object) -> None:
     while not line.startswith(b"PIDS"):
         line = await asyncio.wait_for(proc.stdout.readline(), 120)
         assert line, "the child exited before starting the control plane"
-    pids = [int(p) for p in line.split()[1:]]
-    assert len(pids) == 2
+    pids = dict(word.split("=") for word in line.decode().split()[1:])
+    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
 
     def all_gone() -> bool:
-        for pid in pids:
+        for pid in pids.values():
             try:
                 with open(f"/proc/{pid}/status") as status:
                     if "State:\tZ" not in status.read():
@@ -308,4 +315,144 @@ async def test_processes_die_with_a_killed_parent(testbin: object) -> None:
                 continue
         return True
 
-    await eventually(all_gone, 20, message="etcd and kube-apiserver exit with their parent")
+    await eventually(all_gone, 20, message="the control plane's processes exit with their parent")
+
+
+# --- kube-controller-manager ----------------------------------------------------------------
+
+HOLD = "wfe.test/hold"  # a finalizer of the test's own, so a deletion can be watched half-way
+
+
+async def _get(objects: CustomObjectsApi, namespace: str, plural: str, name: str) -> Any:
+    """The object, or None once it is gone."""
+    try:
+        return await objects.get_namespaced_custom_object(*TEKTON, namespace, plural, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def _owned_task_run(
+    objects: CustomObjectsApi, namespace: str, owner: dict[str, Any], finalizers: list[str]
+) -> dict[str, Any]:
+    """A TaskRun owned by ``owner`` the way Tekton owns them (kmeta.NewControllerRef)."""
+    name = owner["metadata"]["name"]
+    body = {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "TaskRun",
+        "metadata": {
+            "name": f"{name}-restart",
+            "labels": {"tekton.dev/pipelineRun": name},
+            "finalizers": finalizers,
+            "ownerReferences": [
+                {
+                    "apiVersion": "tekton.dev/v1",
+                    "kind": "PipelineRun",
+                    "name": name,
+                    "uid": owner["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {"taskSpec": {"steps": [{"name": "s", "image": "registry.example/tools:1"}]}},
+    }
+    created: dict[str, Any] = await objects.create_namespaced_custom_object(
+        *TEKTON, namespace, "taskruns", body
+    )
+    return created
+
+
+@pytest.mark.parametrize("policy", ["Background", "Foreground"])
+async def test_deleting_a_pipelinerun_deletes_its_taskruns(
+    api_client: ApiClient, namespace: str, policy: str
+) -> None:
+    """The garbage collector follows the TaskRun's ownerReference to its PipelineRun.
+
+    The TaskRun holds a finalizer of the test's until the end, so what each policy does in
+    between can be seen without racing the collector: Background deletes the owner at once and
+    its dependents after; Foreground keeps the owner (``foregroundDeletion``) until every
+    dependent with ``blockOwnerDeletion`` is gone.
+    """
+    objects = CustomObjectsApi(api_client)
+    pr = await objects.create_namespaced_custom_object(
+        *TEKTON, namespace, "pipelineruns", _pipeline_run("owner")
+    )
+    task_run = await _owned_task_run(objects, namespace, pr, [HOLD])
+    tr_name = task_run["metadata"]["name"]
+
+    await objects.delete_namespaced_custom_object(
+        *TEKTON, namespace, "pipelineruns", "owner", body=V1DeleteOptions(propagation_policy=policy)
+    )
+
+    owner = await _get(objects, namespace, "pipelineruns", "owner")
+    if policy == "Background":
+        assert owner is None
+    else:
+        assert owner is not None
+        assert owner["metadata"]["deletionTimestamp"]
+        assert "foregroundDeletion" in owner["metadata"]["finalizers"]
+
+    async def dependent_being_deleted() -> bool:
+        current = await _get(objects, namespace, "taskruns", tr_name)
+        assert current is not None, "the TaskRun went before its finalizer was removed"
+        return bool(current["metadata"].get("deletionTimestamp"))
+
+    await eventually(dependent_being_deleted, 60, message="the collector deletes the TaskRun")
+    if policy == "Foreground":  # blocked by its dependent
+        assert await _get(objects, namespace, "pipelineruns", "owner") is not None
+
+    await objects.patch_namespaced_custom_object(
+        *TEKTON, namespace, "taskruns", tr_name, {"metadata": {"finalizers": None}},
+        _content_type="application/merge-patch+json",
+    )  # fmt: skip
+
+    async def both_gone() -> bool:
+        return (
+            await _get(objects, namespace, "taskruns", tr_name) is None
+            and await _get(objects, namespace, "pipelineruns", "owner") is None
+        )
+
+    await eventually(both_gone, 60, message="TaskRun and PipelineRun are gone")
+
+
+async def test_deleting_a_namespace_finishes(api_client: ApiClient) -> None:
+    """The namespace controller empties a deleted namespace (custom resources too) and drops it."""
+    core = CoreV1Api(api_client)
+    objects = CustomObjectsApi(api_client)
+    name = f"t-ns-deletion-{secrets.token_hex(3)}"
+    await core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name)))
+    pr = await objects.create_namespaced_custom_object(
+        *TEKTON, name, "pipelineruns", _pipeline_run("in-doomed-namespace")
+    )
+    await _owned_task_run(objects, name, pr, [])
+    await core.create_namespaced_config_map(
+        name, V1ConfigMap(metadata=V1ObjectMeta(name="settings"), data={"k": "v"})
+    )
+
+    await core.delete_namespace(name)
+
+    async def gone() -> bool:
+        try:
+            current = await core.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        assert current.status.phase == "Terminating"
+        return False
+
+    await eventually(gone, 120, message=f"namespace {name} finishes deleting")
+
+
+async def test_every_namespace_gets_its_default_service_account(
+    api_client: ApiClient, namespace: str
+) -> None:
+    core = CoreV1Api(api_client)
+
+    async def has_default() -> bool:
+        accounts = await core.list_namespaced_service_account(namespace)
+        return "default" in {a.metadata.name for a in accounts.items}
+
+    await eventually(has_default, 60, message="the serviceaccount controller made `default`")

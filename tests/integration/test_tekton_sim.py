@@ -1,14 +1,18 @@
-"""The Tekton simulator against the real API server and Tekton's real CRDs (TESTENV.md).
+"""The Tekton simulator against the real API server and Tekton's real CRDs (docs/testenv.md).
 
-Two things are proven here:
+Proven here:
 
 - every corpus document (tests/core/tekton_corpus) is stored by the real ``tekton.dev/v1``
   schema exactly as written (status replaced the way Tekton's reconcilers do): nothing Tekton
   writes is pruned or rejected;
 - the simulator's driver, watching a namespace, takes each scenario's PipelineRun to the end
   Tekton would (the same features as the corpus document), with the TaskRuns created, owned
-  and labelled, the status written through the ``status`` subresource, a stop request
-  (``spec.status: Cancelled``) honoured while running and an unknown scenario refused.
+  (Tekton's controller ownerReference, so the garbage collector removes them with their
+  PipelineRun) and labelled, the status written through the ``status`` subresource, a stop
+  request (``spec.status: Cancelled``) honoured while running, ``SIM_DURATION`` keeping a run
+  running, an unknown scenario refused, a re-created PipelineRun simulated afresh without
+  touching the leftovers of the earlier one;
+- it survives what the controller's tests rehearse (tests/integration/test_tekton_sim_survival.py).
 """
 
 from __future__ import annotations
@@ -25,12 +29,21 @@ from kubernetes_asyncio.client import (
     ApiClient,
     CoreV1Api,
     CustomObjectsApi,
+    V1DeleteOptions,
     V1Namespace,
     V1ObjectMeta,
 )
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from corpus import Json, features, load, names, request
-from wfe.dev.tekton_scenarios import DURATION_ANNOTATION, SCENARIO_ANNOTATION, Scenario, simulate
+from wfe.dev.tekton_scenarios import (
+    DURATION_ANNOTATION,
+    DURATION_PARAMETER,
+    SCENARIO_ANNOTATION,
+    SCENARIO_PARAMETER,
+    Scenario,
+    simulate,
+)
 from wfe.dev.tekton_sim import MERGE_PATCH, SimSettings, TektonSimulator
 
 GROUP, VERSION = "tekton.dev", "v1"
@@ -198,8 +211,17 @@ async def test_simulator_ends_each_scenario_as_tekton_does(
     assert features(pr, task_runs) == features(doc["pipelineRun"], doc["taskRuns"])
     assert pr["metadata"]["labels"]["tekton.dev/pipeline"] == "workflow"
     for task_run in task_runs:
-        owner = task_run["metadata"]["ownerReferences"][0]
-        assert (owner["kind"], owner["uid"]) == ("PipelineRun", pr["metadata"]["uid"])
+        # kmeta.NewControllerRef(pr), as pipelinerun.go createTaskRun sets it.
+        assert task_run["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "tekton.dev/v1",
+                "kind": "PipelineRun",
+                "name": pr["metadata"]["name"],
+                "uid": pr["metadata"]["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
         assert task_run["metadata"]["labels"]["tekton.dev/pipelineRunUID"] == pr["metadata"]["uid"]
 
 
@@ -231,12 +253,15 @@ async def test_nothing_the_simulator_writes_is_pruned(
         assert got["metadata"]["annotations"] == want["metadata"]["annotations"]
 
 
-async def test_unknown_scenario_is_refused_visibly(
-    api_client: ApiClient, namespace: str, eventually: Eventually
+@pytest.mark.parametrize(
+    ("param", "value"), [(SCENARIO_PARAMETER, "no-such-scenario"), (DURATION_PARAMETER, "soon")]
+)
+async def test_an_unknown_scenario_or_duration_is_refused_visibly(
+    api_client: ApiClient, namespace: str, eventually: Eventually, param: str, value: str
 ) -> None:
     api = CustomObjectsApi(api_client)
     body = _clean(request(load("succeeded")), namespace)
-    body["metadata"]["annotations"][SCENARIO_ANNOTATION] = "no-such-scenario"
+    body["spec"]["params"].append({"name": param, "value": value})
     await api.create_namespaced_custom_object(GROUP, VERSION, namespace, "pipelineruns", body)
     simulator = asyncio.create_task(
         TektonSimulator(api_client, namespace, SimSettings(max_wait=0.2)).run()
@@ -249,7 +274,7 @@ async def test_unknown_scenario_is_refused_visibly(
             )
             cond = _condition(pr)
             assert cond.get("reason") == "PipelineValidationFailed", cond
-            assert "no-such-scenario" in cond["message"]
+            assert param in cond["message"] or value in cond["message"]
             return True
 
         await eventually(refused, timeout=15)
@@ -259,40 +284,144 @@ async def test_unknown_scenario_is_refused_visibly(
             await simulator
 
 
-async def test_a_recreated_pipelinerun_is_a_new_run(
-    api_client: ApiClient, namespace: str, eventually: Eventually
+HOLD = "wfe.test/hold"  # the test's own finalizer: keeps a deleted TaskRun around
+
+
+async def _get(api: CustomObjectsApi, namespace: str, plural: str, name: str) -> Json | None:
+    try:
+        found: Json = await api.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return found
+
+
+async def _reason(api: CustomObjectsApi, namespace: str, name: str) -> str | None:
+    pr = await _get(api, namespace, "pipelineruns", name)
+    return None if pr is None else _condition(pr).get("reason")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def simulator(api_client: ApiClient, namespace: str) -> AsyncIterator[TektonSimulator]:
+    """A simulator running for this test's namespace (1 s runs unless a run says otherwise)."""
+    sim = TektonSimulator(
+        api_client, namespace, SimSettings(default_duration=1.0, max_wait=0.2, retry_delay=0.2)
+    )
+    task = asyncio.create_task(sim.run())
+    yield sim
+    assert not task.done(), "the simulator ended on its own"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_recreated_pipelinerun_is_a_new_run_and_leaves_the_old_taskruns_alone(
+    api_client: ApiClient, namespace: str, simulator: TektonSimulator, eventually: Eventually
 ) -> None:
-    """The lock PipelineRun is deleted and re-created under its name: simulate it afresh."""
+    """The lock PipelineRun is deleted and re-created under its name: simulate it afresh.
+
+    The first run's TaskRuns are held by a finalizer of the test's after their PipelineRun is
+    deleted, so the second run finds their names taken: it must neither write to them nor
+    take them for its own, and must carry on with TaskRuns of its own once they are gone.
+    """
     api = CustomObjectsApi(api_client)
     body = _clean(request(load("succeeded")), namespace)
-    body["metadata"]["annotations"][DURATION_ANNOTATION] = "1"
     name = body["metadata"]["name"]
-    simulator = asyncio.create_task(
-        TektonSimulator(api_client, namespace, SimSettings(max_wait=0.2)).run()
+
+    first = await api.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "pipelineruns", copy.deepcopy(body)
     )
-    try:
-        for _ in range(2):
-            await api.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, "pipelineruns", copy.deepcopy(body)
-            )
+    await eventually(lambda: _is(api, namespace, name, "Succeeded"), 30)
+    leftovers = await _task_runs(api, namespace, name)
+    assert len(leftovers) == 2
+    for task_run in leftovers:
+        await api.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "taskruns", task_run["metadata"]["name"],
+            {"metadata": {"finalizers": [HOLD]}}, _content_type=MERGE_PATCH,
+        )  # fmt: skip
+    await api.delete_namespaced_custom_object(GROUP, VERSION, namespace, "pipelineruns", name)
 
-            async def succeeded() -> bool:
-                pr = await api.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "pipelineruns", name
-                )
-                assert _condition(pr).get("reason") == "Succeeded", _condition(pr)
-                return True
+    second = await api.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "pipelineruns", copy.deepcopy(body)
+    )
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    await eventually(
+        lambda: "earlier PipelineRun" in simulator.held.get(name, ""),
+        30,
+        message="the simulator waits for the earlier run's TaskRun",
+    )
+    for task_run in leftovers:  # untouched: still the first run's
+        current = await _get(api, namespace, "taskruns", task_run["metadata"]["name"])
+        assert current is not None
+        assert current["metadata"]["ownerReferences"][0]["uid"] == first["metadata"]["uid"]
+        assert current["status"] == task_run["status"]
+    assert await _reason(api, namespace, name) != "Succeeded"
 
-            await eventually(succeeded, timeout=15)
-            await api.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, "pipelineruns", name
-            )
-            # No garbage collector here: delete the owned TaskRuns as it would.
-            for task_run in await _task_runs(api, namespace, name):
-                await api.delete_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "taskruns", task_run["metadata"]["name"]
-                )
-    finally:
-        simulator.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await simulator
+    for task_run in leftovers:  # let the garbage collector finish
+        await api.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "taskruns", task_run["metadata"]["name"],
+            {"metadata": {"finalizers": None}}, _content_type=MERGE_PATCH,
+        )  # fmt: skip
+    await eventually(lambda: _is(api, namespace, name, "Succeeded"), 60)
+    own = await _task_runs(api, namespace, name)
+    assert len(own) == 2
+    assert {t["metadata"]["ownerReferences"][0]["uid"] for t in own} == {second["metadata"]["uid"]}
+
+
+async def _is(api: CustomObjectsApi, namespace: str, name: str, reason: str) -> bool:
+    got = await _reason(api, namespace, name)
+    assert got == reason, got
+    return True
+
+
+async def test_its_taskruns_are_collected_with_their_pipelinerun(
+    api_client: ApiClient, namespace: str, simulator: TektonSimulator, eventually: Eventually
+) -> None:
+    """The garbage collector follows the simulator's ownerReferences, as it does Tekton's."""
+    api = CustomObjectsApi(api_client)
+    body = _clean(request(load("succeeded")), namespace)
+    name = body["metadata"]["name"]
+    await api.create_namespaced_custom_object(GROUP, VERSION, namespace, "pipelineruns", body)
+    await eventually(lambda: _is(api, namespace, name, "Succeeded"), 30)
+    assert len(await _task_runs(api, namespace, name)) == 2
+
+    await api.delete_namespaced_custom_object(
+        GROUP, VERSION, namespace, "pipelineruns", name,
+        body=V1DeleteOptions(propagation_policy="Background"),
+    )  # fmt: skip
+
+    async def collected() -> bool:
+        remaining = await _task_runs(api, namespace, name)
+        assert not remaining, [t["metadata"]["name"] for t in remaining]
+        return True
+
+    await eventually(collected, 60, message="the garbage collector removes the TaskRuns")
+
+
+async def test_sim_duration_keeps_a_run_running_until_it_is_cancelled(
+    api_client: ApiClient, namespace: str, simulator: TektonSimulator, eventually: Eventually
+) -> None:
+    """``SIM_DURATION: 1h`` on a run that would succeed in 1 s: a stuck run to cancel."""
+    api = CustomObjectsApi(api_client)
+    body = _clean(request(load("succeeded")), namespace)
+    body["spec"]["params"].append({"name": DURATION_PARAMETER, "value": "1h"})
+    name = body["metadata"]["name"]
+    await api.create_namespaced_custom_object(GROUP, VERSION, namespace, "pipelineruns", body)
+
+    async def first_step_runs() -> bool:
+        runs = await _task_runs(api, namespace, name)
+        steps = [s for r in runs for s in (r.get("status") or {}).get("steps") or []]
+        return any("running" in step for step in steps)
+
+    await eventually(first_step_runs, 30, message="the first task runs")
+    assert await _reason(api, namespace, name) == "Running"
+    await api.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "pipelineruns", name, {"spec": {"status": "Cancelled"}},
+        _content_type=MERGE_PATCH,
+    )  # fmt: skip
+    await eventually(lambda: _is(api, namespace, name, "Cancelled"), 30)
+    (task_run,) = await _task_runs(api, namespace, name)
+    assert _condition(task_run)["reason"] == "TaskRunCancelled"

@@ -1,6 +1,7 @@
-"""The local stack behind `wfe dev` and `wfe demo`: a real control plane (etcd +
-kube-apiserver, our CRD and Tekton's), the Tekton simulator (a stand-in for Tekton's
-controller, which cannot run here) and the controller itself, all in one process.
+"""The local stack behind `wfe dev` and `wfe demo`: a real control plane (etcd,
+kube-apiserver with our CRD and Tekton's, kube-controller-manager), the Tekton simulator (a
+stand-in for Tekton's controller, which cannot run here) and the controller itself, all in one
+process.
 """
 
 from __future__ import annotations

@@ -1,66 +1,61 @@
-"""The local control plane: a real etcd and kube-apiserver on loopback (docs/testenv.md).
+"""The local control plane: etcd, kube-apiserver and kube-controller-manager (docs/testenv.md).
 
 Tests and ``wfe dev`` run the controller against the real API server, the way envtest does for
 Go controllers, never against a mock. :class:`ControlPlane` starts the binaries that
 tools/k8s-testbin/build.sh built (located by :mod:`wfe.dev.testbin`) with a fresh PKI
-(:mod:`wfe.dev.pki`) in a temporary directory, on free loopback ports:
+(:mod:`wfe.dev.pki`) in a temporary directory, on free loopback ports, in this order
+(:mod:`wfe.dev.components` has each program's flags and readiness check):
 
 - etcd with its own data dir and ``--unsafe-no-fsync``; ready when ``/health`` says so;
 - kube-apiserver with client-certificate and ServiceAccount-token authentication,
-  ``--authorization-mode=RBAC`` and ``--disable-admission-plugins=ServiceAccount`` (no
-  controller-manager creates default ServiceAccounts); ready when ``/readyz`` answers 200 and
-  namespace ``default`` exists.
+  ``--authorization-mode=RBAC`` and ``--disable-admission-plugins=ServiceAccount`` (no Pod ever
+  runs, so nothing needs a Pod's ServiceAccount checked); ready when ``/readyz`` answers 200
+  and namespace ``default`` exists;
+- our CRD and Tekton's PipelineRun and TaskRun CRDs (:mod:`wfe.dev.crds`);
+- kube-controller-manager with only the controllers a cluster without nodes needs here
+  (:data:`wfe.dev.components.CONTROLLERS`: garbage collector, namespace deletion,
+  ServiceAccounts and their tokens), as ``system:kube-controller-manager`` with a
+  ServiceAccount per controller, the way kubeadm runs it; ready when its ``/healthz`` answers
+  ``ok``. Started after the CRDs, so the garbage collector's first discovery already includes
+  Tekton's resources (it rediscovers every 30 s).
 
-It then installs our CRD and Tekton's PipelineRun and TaskRun CRDs (:mod:`wfe.dev.crds`).
-There is no controller-manager and no scheduler: nothing garbage-collects, namespaces never
-finish deleting, no Pod ever runs. Use a fresh namespace per test and don't wait for deletions.
+There is still no scheduler and no kubelet: no Pod ever runs.
 
 Identities: the admin kubeconfig (``CN=admin, O=system:masters``), :meth:`user_kubeconfig`
 for a user with groups (client certificate) and :meth:`service_account_kubeconfig` for a
 ServiceAccount (TokenRequest API), so tests can run the controller with exactly the shipped RBAC.
 
 Only the processes started here are ever stopped, by PID; when start-up fails the error carries
-the tails of both logs. Run ``python -m wfe.dev.controlplane`` to keep one up until Ctrl-C.
+the tails of their logs. :meth:`restart_apiserver` stops and restarts kube-apiserver alone (its
+data is in etcd), for tests of clients that must survive it. Run ``python -m
+wfe.dev.controlplane`` to keep one up until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self, TypeAlias, TypeVar
+from typing import Self, TypeVar
 
 import structlog
-from kubernetes_asyncio.client import (
-    ApiClient,
-    AuthenticationV1TokenRequest,
-    CoreV1Api,
-    V1ObjectMeta,
-    V1ServiceAccount,
-    V1TokenRequestSpec,
-)
-from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config import new_client_from_config
 
+from wfe.dev import components, processes
 from wfe.dev.crds import install_crds, load_tekton_crds, load_wfe_crds
-from wfe.dev.kubeconfig import write_kubeconfig
+from wfe.dev.kubeconfig import service_account_token, write_kubeconfig
 from wfe.dev.pki import TestPKI
+from wfe.dev.processes import ChildProcess
 from wfe.dev.testbin import Testbin, TestbinMissingError, find_testbin
 
 __all__ = ["ControlPlane", "ControlPlaneError", "main"]
@@ -68,42 +63,22 @@ __all__ = ["ControlPlane", "ControlPlaneError", "main"]
 _log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
-_Probe: TypeAlias = Callable[[], bool]
-
-_SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"  # an allocation range only: nothing dials it
-_LOG_TAIL_LINES = 40
-_STOP_GRACE_SECONDS = 15.0
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGKILL it when its parent dies (PR_SET_PDEATHSIG).
-
-    Without it, a test run killed by a timeout leaves etcd and kube-apiserver running.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+_RESTART_GRACE_SECONDS = 3.0
 
 
 class ControlPlaneError(RuntimeError):
     """The control plane did not start (the message ends with the logs' tails)."""
 
 
-@dataclass
-class _Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-
 class ControlPlane:
-    """One etcd plus one kube-apiserver, started by :meth:`start` and stopped by :meth:`stop`.
+    """etcd, kube-apiserver and kube-controller-manager, started by :meth:`start`.
 
     Use it as ``async with ControlPlane() as cp:``. ``testbin`` defaults to
     :func:`wfe.dev.testbin.find_testbin` (``$WFE_TESTBIN_DIR`` or the XDG cache); ``workdir``
     to a new temporary directory, removed by :meth:`stop` unless ``keep_workdir`` (default: the
-    environment variable ``WFE_KEEP_CONTROLPLANE=1``).
+    environment variable ``WFE_KEEP_CONTROLPLANE=1``). ``controller_manager=False`` leaves
+    kube-controller-manager out (nothing is garbage-collected, namespaces never finish
+    deleting).
     """
 
     def __init__(
@@ -114,7 +89,9 @@ class ControlPlane:
         install_crds: bool = True,
         start_timeout: float = 120.0,
         keep_workdir: bool | None = None,
+        controller_manager: bool = True,
         extra_apiserver_args: Sequence[str] = (),
+        extra_controller_manager_args: Sequence[str] = (),
     ) -> None:
         self._testbin = testbin
         self._workdir_arg = workdir
@@ -125,8 +102,10 @@ class ControlPlane:
             if keep_workdir is not None
             else os.environ.get("WFE_KEEP_CONTROLPLANE") == "1"
         )
+        self._controller_manager = controller_manager
         self._extra_apiserver_args = tuple(extra_apiserver_args)
-        self._processes: list[_Process] = []
+        self._extra_controller_manager_args = tuple(extra_controller_manager_args)
+        self._processes: list[ChildProcess] = []
         self._pki: TestPKI | None = None
         self._workdir: Path | None = None
         self._owns_workdir = False
@@ -155,8 +134,13 @@ class ControlPlane:
 
     @property
     def workdir(self) -> Path:
-        """The directory with the PKI, kubeconfigs, etcd data and both logs."""
+        """The directory with the PKI, kubeconfigs, etcd data and the processes' logs."""
         return self._require(self._workdir)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The PID of each process started here, by name (``etcd``, ``kube-apiserver``, ...)."""
+        return {p.name: p.popen.pid for p in self._processes}
 
     def user_kubeconfig(
         self, user: str, groups: Sequence[str] = (), *, namespace: str | None = None
@@ -190,21 +174,9 @@ class ControlPlane:
         With ``create`` the ServiceAccount is created first (an existing one is fine).
         """
         async with await self.api_client() as api:
-            core = CoreV1Api(api)
-            if create:
-                account = V1ServiceAccount(metadata=V1ObjectMeta(name=name, namespace=namespace))
-                try:
-                    await core.create_namespaced_service_account(namespace, account)
-                except ApiException as exc:
-                    if exc.status != 409:
-                        raise
-            # No audiences: the token is for the API server's own (--service-account-issuer).
-            request = AuthenticationV1TokenRequest(
-                spec=V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
+            return await service_account_token(
+                api, namespace, name, create=create, expiration_seconds=expiration_seconds
             )
-            response = await core.create_namespaced_service_account_token(name, namespace, request)
-            token: str = response.status.token
-            return token
 
     async def service_account_kubeconfig(
         self,
@@ -257,12 +229,14 @@ class ControlPlane:
         await self.stop()
 
     async def start(self) -> None:
-        """Start etcd and kube-apiserver, wait until ready, install the CRDs.
+        """Start etcd and kube-apiserver, install the CRDs, start kube-controller-manager.
+
+        Each is waited for until ready before the next starts.
 
         Raises:
             TestbinMissingError: the binaries are not built (nothing was started).
             ControlPlaneError: a process exited or was not ready within ``start_timeout``
-                seconds; everything started is stopped again and the message has both logs'
+                seconds; everything started is stopped again and the message has the logs'
                 tails.
         """
         if self._processes or self._workdir is not None:
@@ -279,14 +253,35 @@ class ControlPlane:
         try:
             deadline = time.monotonic() + self._start_timeout
             self._write_pki()
-            etcd_url = await self._start_etcd(testbin, deadline)
-            await self._start_apiserver(testbin, etcd_url, deadline)
+            etcd_url = await components.start_etcd(
+                testbin.etcd, self.workdir, deadline, self._processes
+            )
+            pki = self.workdir / "pki"
+            self._server = await components.start_apiserver(
+                testbin.kube_apiserver,
+                self.workdir,
+                pki,
+                etcd_url=etcd_url,
+                tls=self._admin_tls(),
+                deadline=deadline,
+                started=self._processes,
+                extra=self._extra_apiserver_args,
+            )
+            self._admin_kubeconfig = write_kubeconfig(
+                self.workdir / "kubeconfigs" / "admin.yaml",
+                server=self._server,
+                ca_pem=(pki / "ca.crt").read_bytes(),
+                user="admin",
+                client=self._require(self._pki).client_cert("admin", ["system:masters"]),
+            )
             if self._install_crds:
                 crds = load_wfe_crds() + load_tekton_crds(testbin.tekton_crds)
                 async with await self.api_client() as api:
                     self.installed_crds = await install_crds(
                         api, crds, timeout=max(deadline - time.monotonic(), 1.0)
                     )
+            if self._controller_manager:
+                await self._start_controller_manager(testbin, deadline)
         except Exception as exc:
             tails = self._log_tails()
             await self.stop()
@@ -309,7 +304,7 @@ class ControlPlane:
         Safe to call more than once and after a failed :meth:`start`.
         """
         for process in reversed(self._processes):
-            await asyncio.to_thread(_terminate, process)
+            await asyncio.to_thread(processes.terminate, process)
         self._processes.clear()
         atexit.unregister(self._kill_now)
         if self._workdir is not None and self._owns_workdir:
@@ -320,6 +315,32 @@ class ControlPlane:
         self._workdir = None
         self._server = None
 
+    async def restart_apiserver(self, *, down_for: float = 0.0) -> None:
+        """Stop kube-apiserver (by its PID), wait ``down_for`` seconds, start it again.
+
+        SIGTERM, SIGKILL after 3 s; then the same port, flags and certificates. The objects are
+        in etcd, so they survive. For tests of clients that must outlive an API server restart
+        (a dropped watch, refused connections). Returns when it is ready again.
+        """
+        found = [(i, p) for i, p in enumerate(self._processes) if p.name == "kube-apiserver"]
+        if not found:
+            raise ControlPlaneError("the control plane is not running (call start() first)")
+        index, old = found[0]
+        # With clients' watches open it may take well over the usual grace to drain them; a
+        # restart rehearsal does not need it to be graceful.
+        await asyncio.to_thread(processes.terminate, old, _RESTART_GRACE_SECONDS)
+        if down_for > 0:
+            await asyncio.sleep(down_for)
+        new = processes.spawn(old.name, old.argv, self.workdir)
+        self._processes[index] = new
+        try:
+            deadline = time.monotonic() + self._start_timeout
+            await components.wait_apiserver_ready(new, self.server, self._admin_tls(), deadline)
+        except processes.ProcessError as exc:
+            message = f"kube-apiserver did not restart: {exc}\n{new.describe()}"
+            raise ControlPlaneError(message) from exc
+        _log.info("kube-apiserver restarted", server=self.server, pid=new.popen.pid)
+
     # -- internals --------------------------------------------------------------------------
 
     def _write_pki(self) -> None:
@@ -328,6 +349,7 @@ class ControlPlane:
         self._pki = pki = TestPKI()
         self._ca_file, _ = pki.ca.write(pki_dir, "ca")
         pki.serving_cert().write(pki_dir, "apiserver")
+        pki.serving_cert().write(pki_dir, "controller-manager")
         pki.client_cert("admin", ["system:masters"]).write(pki_dir, "admin")
         sa_key = pki.service_account_key()
         private = pki_dir / "service-account.key"
@@ -335,181 +357,44 @@ class ControlPlane:
         private.write_bytes(sa_key.private_pem)
         (pki_dir / "service-account.pub").write_bytes(sa_key.public_pem)
 
-    async def _start_etcd(self, testbin: Testbin, deadline: float) -> str:
-        client_port, peer_port = _free_ports(2)
-        client_url = f"http://127.0.0.1:{client_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
-        process = self._spawn(
-            "etcd",
-            [
-                str(testbin.etcd),
-                "--name=wfe-dev",
-                f"--data-dir={self.workdir / 'etcd-data'}",
-                f"--listen-client-urls={client_url}",
-                f"--advertise-client-urls={client_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=wfe-dev={peer_url}",
-                "--unsafe-no-fsync=true",
-                "--log-level=warn",
-            ],
-        )
-        await _wait_until(
-            process, deadline, lambda: _http_ok(f"{client_url}/health", None, b'"health":"true"')
-        )
-        _log.info("etcd ready", url=client_url, pid=process.popen.pid)
-        return client_url
-
-    async def _start_apiserver(self, testbin: Testbin, etcd_url: str, deadline: float) -> None:
-        (port,) = _free_ports(1)
-        server = f"https://127.0.0.1:{port}"
+    def _admin_tls(self) -> ssl.SSLContext:
         pki = self.workdir / "pki"
-        process = self._spawn(
-            "kube-apiserver",
-            [
-                str(testbin.kube_apiserver),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--cert-dir={self.workdir / 'apiserver-certs'}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}",
-                f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                f"--service-account-issuer={server}",
-                f"--service-account-key-file={pki / 'service-account.pub'}",
-                f"--service-account-signing-key-file={pki / 'service-account.key'}",
-                "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
-                f"--service-cluster-ip-range={_SERVICE_CLUSTER_IP_RANGE}",
-                # Nothing runs behind the `kubernetes` Service: don't maintain its endpoints.
-                "--endpoint-reconciler-type=none",
-                "--allow-privileged=true",
-                *self._extra_apiserver_args,
-            ],
-        )
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        await _wait_until(process, deadline, lambda: _http_ok(f"{server}/readyz", context, b"ok"))
-        # /readyz can pass a moment before the bootstrap controller has made `default`.
-        await _wait_until(
-            process,
-            deadline,
-            lambda: _http_ok(f"{server}/api/v1/namespaces/default", context, b'"default"'),
-        )
-        self._server = server
-        self._admin_kubeconfig = write_kubeconfig(
-            self.workdir / "kubeconfigs" / "admin.yaml",
-            server=server,
-            ca_pem=(pki / "ca.crt").read_bytes(),
-            user="admin",
-            client=self._require(self._pki).client_cert("admin", ["system:masters"]),
-        )
-        _log.info("kube-apiserver ready", server=server, pid=process.popen.pid)
+        return context
 
-    def _spawn(self, name: str, argv: list[str]) -> _Process:
-        log_path = self.workdir / f"{name}.log"
-        log_file = log_path.open("ab")
-        try:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                # Own session: a Ctrl-C in the terminal reaches us, and we stop them in order.
-                start_new_session=True,
-                # And if we are killed before we can stop them, the kernel does (Linux).
-                preexec_fn=_die_with_parent,
-            )
-        except BaseException:
-            log_file.close()
-            raise
-        process = _Process(name, popen, log_path, log_file)
-        self._processes.append(process)
-        _log.info("process started", process=name, pid=popen.pid, log=str(log_path))
-        return process
+    async def _start_controller_manager(self, testbin: Testbin, deadline: float) -> None:
+        pki = self.workdir / "pki"
+        user = components.CONTROLLER_MANAGER_USER
+        kubeconfig = write_kubeconfig(
+            self.workdir / "kubeconfigs" / "kube-controller-manager.yaml",
+            server=self.server,
+            ca_pem=(pki / "ca.crt").read_bytes(),
+            user=user,
+            client=self._require(self._pki).client_cert(user),
+        )
+        await components.start_controller_manager(
+            testbin.kube_controller_manager,
+            self.workdir,
+            kubeconfig,
+            pki,
+            deadline=deadline,
+            started=self._processes,
+            extra=self._extra_controller_manager_args,
+        )
 
     def _log_tails(self) -> str:
-        parts = []
-        for process in self._processes:
-            code = process.popen.poll()
-            state = "running" if code is None else f"exited with {code}"
-            parts.append(
-                f"--- {process.name} (pid {process.popen.pid}, {state}), last "
-                f"{_LOG_TAIL_LINES} lines of {process.log_path}:\n{_tail(process.log_path)}"
-            )
-        return "\n".join(parts)
+        return "\n".join(process.describe() for process in self._processes)
 
     def _kill_now(self) -> None:
         """Last resort at interpreter exit: SIGKILL our children if stop() never ran."""
         for process in self._processes:
-            if process.popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.popen.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.popen.wait(5)
-            process.log_file.close()
+            processes.kill_now(process)
 
     def _require(self, value: _T | None) -> _T:
         if value is None:
             raise ControlPlaneError("the control plane is not running (call start() first)")
         return value
-
-
-def _terminate(process: _Process) -> None:
-    popen = process.popen
-    if popen.poll() is None:
-        popen.terminate()
-        try:
-            popen.wait(_STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            _log.warning("process ignored SIGTERM; killing it", process=process.name)
-            popen.kill()
-            popen.wait()
-    process.log_file.close()
-    _log.info("process stopped", process=process.name, pid=popen.pid, code=popen.returncode)
-
-
-async def _wait_until(process: _Process, deadline: float, probe: _Probe) -> None:
-    while True:
-        if await asyncio.to_thread(probe):
-            return
-        code = process.popen.poll()
-        if code is not None:
-            raise ControlPlaneError(f"{process.name} exited with code {code} while starting")
-        if time.monotonic() > deadline:
-            raise ControlPlaneError(f"{process.name} was not ready in time")
-        await asyncio.sleep(0.25)
-
-
-def _http_ok(url: str, context: ssl.SSLContext | None, expect: bytes) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as response:
-            body: bytes = response.read()
-            return response.status == 200 and expect in body
-    except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError, OSError):
-        return False
-
-
-def _free_ports(count: int) -> list[int]:
-    # Hold all sockets open until every port is chosen, so the ports differ from each other.
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"(cannot read: {exc})"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _safe(name: str) -> str:

@@ -1,6 +1,6 @@
 """Installing CustomResourceDefinitions into the local control plane and waiting for them.
 
-Two sources (docs/testenv.md, TESTENV.md "Tekton's API without Tekton"):
+Two sources (docs/testenv.md, "Running"):
 
 - our own CRD, ``wfe/api/crd.yaml`` (package data of :mod:`wfe.api`);
 - Tekton's real ``PipelineRun`` and ``TaskRun`` CRDs, copied by tools/k8s-testbin/build.sh

@@ -1,8 +1,9 @@
-"""Self-contained kubeconfig files for the local control plane's identities.
+"""Self-contained kubeconfig files for the local control plane's identities, and tokens.
 
 Every file embeds the CA and the credentials (client certificate or bearer token), so it works
 from any directory and with any client (kubectl, kubernetes_asyncio, the controller) and can be
-handed around as one path. Files are written with mode 0600.
+handed around as one path. Files are written with mode 0600. :func:`service_account_token`
+gets a ServiceAccount's bearer token from the TokenRequest API.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ import base64
 from pathlib import Path
 
 import yaml
+from kubernetes_asyncio.client import (
+    ApiClient,
+    AuthenticationV1TokenRequest,
+    CoreV1Api,
+    V1ObjectMeta,
+    V1ServiceAccount,
+    V1TokenRequestSpec,
+)
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from wfe.dev.pki import CertKey
 
-__all__ = ["write_kubeconfig"]
+__all__ = ["service_account_token", "write_kubeconfig"]
 
 
 def write_kubeconfig(
@@ -71,3 +81,27 @@ def write_kubeconfig(
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+async def service_account_token(
+    api: ApiClient, namespace: str, name: str, *, create: bool, expiration_seconds: int
+) -> str:
+    """A token for ServiceAccount ``namespace/name`` from the TokenRequest API.
+
+    With ``create`` the ServiceAccount is created first (an existing one is fine).
+    """
+    core = CoreV1Api(api)
+    if create:
+        account = V1ServiceAccount(metadata=V1ObjectMeta(name=name, namespace=namespace))
+        try:
+            await core.create_namespaced_service_account(namespace, account)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    # No audiences: the token is for the API server's own (--service-account-issuer).
+    request = AuthenticationV1TokenRequest(
+        spec=V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds)
+    )
+    response = await core.create_namespaced_service_account_token(name, namespace, request)
+    token: str = response.status.token
+    return token

@@ -1,4 +1,4 @@
-"""A throw-away PKI for the local control plane (docs/testenv.md, TESTENV.md "Running it").
+"""A throw-away PKI for the local control plane (docs/testenv.md, "Identities").
 
 One test CA signs the kube-apiserver's serving certificate (for ``127.0.0.1``, ``::1`` and
 ``localhost``) and every client certificate. kube-apiserver takes a client certificate's

@@ -8,7 +8,10 @@ was first seen, for a scenario duration ``D``:
 - the bundle resolves during the first tenth of ``D`` (all of ``D`` for the scenarios that fail
   on the Pipeline itself: resolution, parameters);
 - the tasks that start share the rest, one after the other, and the run ends at ``D``; a failed
-  task ends the run (Tekton skips the tasks after it);
+  task ends the run (Tekton skips the tasks after it). A ``running`` time (the PipelineRun's
+  ``SIM_DURATION``) replaces "the rest": the tasks then share ``running`` seconds after the
+  resolution, so a run can be kept running (to rehearse stuck and cancelled runs) without
+  resolving for longer;
 - some outcomes never end on their own (a hanging step, a pod refused by quota, an image that
   keeps failing to pull): only ``spec.timeouts.pipeline`` (default ``1h``; ``0s`` = none) or a
   stop request ends those runs;
@@ -163,8 +166,9 @@ class Timeline:
         elapsed: float,
         duration: float,
         stop_seen_at: float | None,
+        running: float | None = None,
     ) -> Timeline:
-        """Place the events of ``scenario`` for ``pipeline_run``."""
+        """Place the events of ``scenario`` for ``pipeline_run`` (``running``: see module doc)."""
         spec = pipeline_run.get("spec") or {}
         elapsed = max(elapsed, 0.0)
         config = scenario in CONFIG_SCENARIOS
@@ -173,7 +177,8 @@ class Timeline:
         stopping = mode in ("Cancelled", "CancelledRunFinally", "StoppedRunFinally")
         stop = (stop_seen_at if stop_seen_at is not None else elapsed) if stopping else None
         stopped = stop if mode == "StoppedRunFinally" else None
-        lives = () if config else _lives(_PLANS[scenario], resolved_at, duration, stopped)
+        tasks_end = duration if running is None else resolved_at + running
+        lives = () if config else _lives(_PLANS[scenario], resolved_at, tasks_end, stopped)
         natural: float | None
         if config:
             natural = duration

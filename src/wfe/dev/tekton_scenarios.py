@@ -1,6 +1,6 @@
 """Tekton simulator, pure part: what Tekton would have written for a PipelineRun by now.
 
-A test and dev tool (TESTENV.md, "Tekton's API without Tekton"): Tekton's controller cannot run
+A test and dev tool (docs/testenv.md, "The Tekton simulator"): Tekton's controller cannot run
 here, so :func:`simulate` plays it. Given a PipelineRun, a :class:`Scenario`, when the run was
 first seen and how long ago that was, it returns the PipelineRun ``status`` and the TaskRuns
 Tekton v1.15.1 would have stored at that moment, in the shapes of ``tests/core/tekton_corpus``.
@@ -9,9 +9,14 @@ timeline and :mod:`wfe.dev.tekton_taskruns` the TaskRuns.
 
 A scenario is chosen per PipelineRun: annotation ``sim.kubernaut.ai/scenario``, else the
 parameter ``SIM_SCENARIO``, else a per-target mapping (annotation
-``kubernaut.ai/target-resource``), else a default. Its duration comes from annotation
-``sim.kubernaut.ai/duration`` (seconds), else a default. A PipelineRun created with
-``spec.status: PipelineRunPending`` stays pending (no start, no TaskRuns) until that is cleared.
+``kubernaut.ai/target-resource``), else a default. Its duration ``D`` (from the start to the
+scenario's own end: a tenth resolving, the rest running its tasks; see
+:mod:`wfe.dev.tekton_plan`) comes from annotation ``sim.kubernaut.ai/duration`` (seconds), else
+a default. The parameter ``SIM_DURATION`` (a Go duration: ``30s``, ``1h``) sets the running
+phase instead, whatever the scenario: after the usual resolution its tasks take that long, so
+that stuck and cancelled runs can be rehearsed (:func:`running_for`). A PipelineRun created
+with ``spec.status: PipelineRunPending`` stays pending (no start, no TaskRuns) until that is
+cleared.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from wfe.core.durations import parse_duration
 from wfe.dev import tekton_shapes as shapes
 from wfe.dev.tekton_plan import CONFIG_SCENARIOS, TASKS, Scenario, Timeline, pipeline_spec
 from wfe.dev.tekton_shapes import Json
@@ -29,6 +35,7 @@ from wfe.dev.tekton_taskruns import task_run
 
 __all__ = [
     "DURATION_ANNOTATION",
+    "DURATION_PARAMETER",
     "PENDING",
     "SCENARIO_ANNOTATION",
     "SCENARIO_PARAMETER",
@@ -36,6 +43,7 @@ __all__ = [
     "Scenario",
     "SimulatedRun",
     "duration_for",
+    "running_for",
     "scenario_for",
     "simulate",
 ]
@@ -43,6 +51,7 @@ __all__ = [
 SCENARIO_ANNOTATION = "sim.kubernaut.ai/scenario"
 DURATION_ANNOTATION = "sim.kubernaut.ai/duration"
 SCENARIO_PARAMETER = "SIM_SCENARIO"
+DURATION_PARAMETER = "SIM_DURATION"
 TARGET_ANNOTATION = "kubernaut.ai/target-resource"
 PENDING = "PipelineRunPending"
 _MISSING_PARAMETER = "CHANGE_TICKET"
@@ -110,6 +119,27 @@ def duration_for(pipeline_run: Mapping[str, Any], *, default: float) -> float:
     return value
 
 
+def running_for(pipeline_run: Mapping[str, Any]) -> float | None:
+    """Seconds of running phase from parameter ``SIM_DURATION`` (a Go duration), else None.
+
+    Raises:
+        ValueError: the parameter is not a positive Go duration.
+    """
+    for param in (pipeline_run.get("spec") or {}).get("params") or []:
+        if param.get("name") == DURATION_PARAMETER:
+            text = str(param.get("value"))
+            try:
+                seconds = parse_duration(text).total_seconds()
+            except ValueError:
+                seconds = 0.0
+            if not seconds > 0:
+                raise ValueError(
+                    f"{DURATION_PARAMETER} must be a positive Go duration such as 30s: {text!r}"
+                )
+            return seconds
+    return None
+
+
 def simulate(
     pipeline_run: Mapping[str, Any],
     *,
@@ -118,13 +148,15 @@ def simulate(
     elapsed: float,
     duration: float,
     stop_seen_at: float | None = None,
+    running: float | None = None,
 ) -> SimulatedRun:
     """The status and TaskRuns Tekton would have written ``elapsed`` seconds after ``start``.
 
     ``start`` is when the run was first seen (it becomes ``status.startTime``); ``duration``
     the scenario's length; ``stop_seen_at`` the elapsed second at which ``spec.status`` was
     first seen set (the caller remembers it; when ``spec.status`` is set and it is None, the
-    stop happens now).
+    stop happens now); ``running`` the length of the running phase when ``SIM_DURATION`` sets
+    it (:func:`running_for`).
     """
     if (pipeline_run.get("spec") or {}).get("status") == PENDING:
         # pipelinerun.go: a pending run is not started (no startTime) and creates nothing.
@@ -144,6 +176,7 @@ def simulate(
         elapsed=elapsed,
         duration=duration,
         stop_seen_at=stop_seen_at,
+        running=running,
     )
     runs = tuple(task_run(timeline, life) for life in timeline.created())
     return SimulatedRun(
@@ -272,7 +305,8 @@ def _config_failure(tl: Timeline, status: Json) -> Json:
             f"{ns}/{pipeline}: PipelineRun missing parameters: [{_MISSING_PARAMETER}]"
         )
     else:
-        names = [p for p in sorted(tl.params) if p != SCENARIO_PARAMETER] or [SCENARIO_PARAMETER]
+        ours = (SCENARIO_PARAMETER, DURATION_PARAMETER)  # the simulator's, not the workflow's
+        names = [p for p in sorted(tl.params) if p not in ours] or [SCENARIO_PARAMETER]
         param, value = names[0], tl.params.get(names[0], "")
         for declared in spec["params"]:
             if declared["name"] == param:

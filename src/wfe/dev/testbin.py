@@ -1,4 +1,4 @@
-"""Where the locally built kube-apiserver, etcd and Tekton CRDs live (docs/testenv.md).
+"""Where the locally built Kubernetes binaries, etcd and Tekton CRDs live (docs/testenv.md).
 
 ``tools/k8s-testbin/build.sh`` builds them into ``${XDG_CACHE_HOME:-~/.cache}/wfe-testbin/<k8s
 version>/`` (or ``$WFE_TESTBIN_DIR``); this module applies the same rule, so the launcher finds
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BINARIES",
     "KUBERNETES_VERSION",
     "TEKTON_CRD_FILES",
     "Testbin",
@@ -23,6 +24,9 @@ __all__ = [
 
 KUBERNETES_VERSION = "v1.37.2"
 """The kube-apiserver version the cache directory is keyed by (tools/k8s-testbin/go.mod)."""
+
+BINARIES = ("kube-apiserver", "etcd", "kube-controller-manager")
+"""The programs build.sh builds that the control plane runs."""
 
 TEKTON_CRD_FILES = ("300-pipelinerun.yaml", "300-taskrun.yaml")
 """Tekton's CRD files (from ``config/300-crds/``) that build.sh copies to ``tekton-crds/``."""
@@ -46,6 +50,7 @@ class Testbin:
     kube_apiserver: Path
     etcd: Path
     tekton_crds: tuple[Path, ...]
+    kube_controller_manager: Path
 
 
 def testbin_dir() -> Path:
@@ -58,7 +63,7 @@ def testbin_dir() -> Path:
 
 
 def find_testbin(directory: Path | None = None) -> Testbin:
-    """Locate kube-apiserver, etcd and Tekton's CRDs in ``directory`` (default :func:`testbin_dir`).
+    """Locate the binaries and Tekton's CRDs in ``directory`` (default :func:`testbin_dir`).
 
     Raises:
         TestbinMissingError: a file is missing or a binary is not executable; the message names
@@ -67,7 +72,7 @@ def find_testbin(directory: Path | None = None) -> Testbin:
     root = directory if directory is not None else testbin_dir()
     missing: list[str] = []
     binaries: list[Path] = []
-    for name in ("kube-apiserver", "etcd"):
+    for name in BINARIES:
         path = root / name
         binaries.append(path)
         if not (path.is_file() and os.access(path, os.X_OK)):
@@ -76,4 +81,10 @@ def find_testbin(directory: Path | None = None) -> Testbin:
     missing += [f"tekton-crds/{p.name}" for p in crds if not p.is_file()]
     if missing:
         raise TestbinMissingError(f"{', '.join(missing)} not found in {root}: {_BUILD_HINT}")
-    return Testbin(directory=root, kube_apiserver=binaries[0], etcd=binaries[1], tekton_crds=crds)
+    return Testbin(
+        directory=root,
+        kube_apiserver=binaries[0],
+        etcd=binaries[1],
+        tekton_crds=crds,
+        kube_controller_manager=binaries[2],
+    )
