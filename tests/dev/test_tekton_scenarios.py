@@ -58,7 +58,45 @@ CASES: dict[Scenario, tuple[str, float, float | None]] = {
 
 # Corpus documents of failure shapes the simulator has no scenario for (yet): the comparisons
 # below iterate the scenarios, so these are only read by the failure-analysis tests.
-NO_SCENARIO: frozenset[str] = frozenset()
+NO_SCENARIO = frozenset(
+    {
+        "completed_with_skipped_task",
+        "couldnt_get_task",
+        "create_container_config_error",
+        "create_container_error",
+        "create_run_failed",
+        "dry_run_validation_failed",
+        "exceeded_node_resources",
+        "failure_ignored",
+        "init_container_failed",
+        "init_container_oomkilled",
+        "invalid_pipeline_result_reference",
+        "invalid_task_result_reference",
+        "matrix_parameter_type",
+        "missing_service_account",
+        "missing_task_result",
+        "optional_workspace_required",
+        "param_array_index_out_of_bounds",
+        "parameter_type_mismatch",
+        "pipeline_result_missing",
+        "pipeline_verification_failed",
+        "pipelinerun_timeout_pull_pending",
+        "pod_evicted",
+        "pod_rejected_by_kubelet",
+        "requests_exceed_limits",
+        "sidecar_config_error",
+        "sidecar_failed",
+        "sidecar_oomkilled",
+        "step_action_invalid",
+        "step_action_not_found",
+        "step_on_error_continue",
+        "step_start_error",
+        "step_timeout",
+        "stop_sidecar_failed",
+        "unschedulable",
+        "workspace_not_bound",
+    }
+)
 
 
 def _compared(scenario: Scenario) -> object:
