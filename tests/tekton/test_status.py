@@ -51,9 +51,7 @@ def _stopped(reason: str, started_at: str) -> dict[str, Any]:
 
 
 def test_a_step_tekton_stopped_while_it_waited_did_not_run() -> None:
-    # The image had been pulled (imageID) but the container never started.
-    step = {**_stopped("CreateContainerConfigError", CREATED), "imageID": "img@sha256:1"}
-    task_run = _read(step)
+    task_run = _read(_stopped("CreateContainerConfigError", CREATED))
     (evidence,) = task_run.steps
     assert (evidence.started, evidence.exit_code, evidence.message) == (False, None, None)
     assert evidence.terminated_reason == "CreateContainerConfigError"
@@ -61,10 +59,15 @@ def test_a_step_tekton_stopped_while_it_waited_did_not_run() -> None:
 
 
 def test_a_step_tekton_stopped_while_it_ran_did_run_with_no_exit_code_of_its_own() -> None:
-    task_run = _read(_stopped("TaskRunTimeout", "2026-03-04T09:00:08Z"))
-    (evidence,) = task_run.steps
-    assert (evidence.started, evidence.exit_code) == (True, None)
-    assert task_run.ran is True
+    for step in (
+        _stopped("TaskRunTimeout", "2026-03-04T09:00:08Z"),
+        # Started within the second the TaskRun was created: its container exists (imageID).
+        {**_stopped("TaskRunTimeout", CREATED), "imageID": "img@sha256:1"},
+    ):
+        task_run = _read(step)
+        (evidence,) = task_run.steps
+        assert (evidence.started, evidence.exit_code) == (True, None)
+        assert task_run.ran is True
 
 
 def test_a_kubelet_state_with_a_tekton_reason_is_not_mistaken_for_tektons() -> None:

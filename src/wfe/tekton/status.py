@@ -111,11 +111,10 @@ def _step(
     elif not terminated:
         started = False  # waiting, or only the name Tekton records when it prepares the run
     elif synthetic:
-        # A waiting step gets the TaskRun's creationTimestamp (the CRD needs a startedAt).
-        started = (
-            started_at is not None and started_at != created
-            if created is not None
-            else bool(_str(raw.get("imageID")))
+        # A container that was created has an imageID; a step that only waited has none and
+        # gets the TaskRun's creationTimestamp as startedAt (the CRD needs one).
+        started = bool(_str(raw.get("imageID"))) or (
+            created is not None and started_at is not None and started_at != created
         )
     else:
         started = reason not in _NEVER_STARTED and started_at is not None and started_at.year > 1970
