@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from corpus import CORPUS, Json, features, load, request
+from corpus import SIMULATOR_BEHIND, Json, features, load, names, request
 from wfe.dev import tekton_shapes as shapes
 from wfe.dev.tekton_scenarios import (
     DURATION_ANNOTATION,
@@ -58,13 +58,64 @@ CASES: dict[Scenario, tuple[str, float, float | None]] = {
 }
 
 
+# Corpus documents of failure shapes the simulator has no scenario for (yet): the comparisons
+# below iterate the scenarios, so these are only read by the failure-analysis tests.
+NO_SCENARIO = frozenset(
+    {
+        "completed_with_skipped_task",
+        "couldnt_get_task",
+        "create_container_config_error",
+        "create_container_error",
+        "create_run_failed",
+        "dry_run_validation_failed",
+        "exceeded_node_resources",
+        "failure_ignored",
+        "init_container_failed",
+        "init_container_oomkilled",
+        "invalid_pipeline_result_reference",
+        "invalid_task_result_reference",
+        "matrix_parameter_type",
+        "missing_service_account",
+        "missing_task_result",
+        "optional_workspace_required",
+        "param_array_index_out_of_bounds",
+        "parameter_type_mismatch",
+        "pipeline_result_missing",
+        "pipeline_verification_failed",
+        "pipelinerun_timeout_pull_pending",
+        "pod_evicted",
+        "pod_rejected_by_kubelet",
+        "requests_exceed_limits",
+        "sidecar_config_error",
+        "sidecar_failed",
+        "sidecar_oomkilled",
+        "step_action_invalid",
+        "step_action_not_found",
+        "step_on_error_continue",
+        "step_start_error",
+        "step_timeout",
+        "stop_sidecar_failed",
+        "unschedulable",
+        "workspace_not_bound",
+    }
+)
+
+
+def _compared(scenario: Scenario) -> object:
+    """The scenario as a test parameter, expected to differ where the corpus moved ahead."""
+    behind = SIMULATOR_BEHIND.get(CASES[scenario][0])
+    if behind is None:
+        return scenario
+    return pytest.param(scenario, marks=pytest.mark.xfail(strict=True, reason=behind))
+
+
 def run(scenario: Scenario, pr: Json, elapsed: float, stop: float | None = None) -> SimulatedRun:
     return simulate(
         pr, scenario=scenario, start=START, elapsed=elapsed, duration=D, stop_seen_at=stop
     )
 
 
-@pytest.mark.parametrize("scenario", list(CASES), ids=lambda s: s.value)
+@pytest.mark.parametrize("scenario", [_compared(s) for s in CASES], ids=lambda s: s.value)
 def test_simulator_matches_corpus(scenario: Scenario) -> None:
     name, elapsed, stop = CASES[scenario]
     doc = load(name)
@@ -91,7 +142,9 @@ def test_running_matches_corpus() -> None:
 def test_every_scenario_has_a_corpus_document() -> None:
     assert set(CASES) == set(Scenario)
     covered = {CASES[s][0] for s in Scenario} | {"running"}
-    assert covered == {p.stem for p in CORPUS.glob("*.json")}
+    assert covered | NO_SCENARIO == set(names())
+    assert not covered & NO_SCENARIO
+    assert set(SIMULATOR_BEHIND) <= covered
 
 
 @pytest.mark.parametrize("scenario", list(Scenario), ids=lambda s: s.value)

@@ -35,7 +35,7 @@ from kubernetes_asyncio.client import (
 )
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from corpus import Json, features, load, names, request
+from corpus import SIMULATOR_BEHIND, Json, features, load, names, request
 from wfe.dev.tekton_scenarios import (
     DURATION_ANNOTATION,
     DURATION_PARAMETER,
@@ -199,7 +199,15 @@ def _condition(pipeline_run: Json) -> Json:
     return first
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS), ids=lambda s: s.value)
+def _compared(scenario: Scenario) -> object:
+    """The scenario as a test parameter, expected to differ where the corpus moved ahead."""
+    behind = SIMULATOR_BEHIND.get(SCENARIOS[scenario][0])
+    if behind is None:
+        return scenario
+    return pytest.param(scenario, marks=pytest.mark.xfail(strict=True, reason=behind))
+
+
+@pytest.mark.parametrize("scenario", [_compared(s) for s in SCENARIOS], ids=lambda s: s.value)
 async def test_simulator_ends_each_scenario_as_tekton_does(
     api_client: ApiClient, simulated: tuple[str, dict[Scenario, Json]], scenario: Scenario
 ) -> None:

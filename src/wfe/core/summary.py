@@ -1,7 +1,9 @@
 """Natural-language summaries of failures: a few sentences a person or an AI can act on.
 
-Each summary says what failed, where, why (the classified reason in plain words), whether the
-cluster may have been changed, and what to check next.
+Each summary says what failed, where (task, TaskRun, step or sidecar), why (the classified
+reason in plain words, and Tekton's own reason and message), whether the cluster may have been
+changed, and what to check next (specific to Tekton's reason where it says more,
+`wfe.core.reasons.hint`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from wfe.api.enums import FailureReason
 from wfe.api.models import FailureDetails
 from wfe.core.errors import Problem
+from wfe.core.reasons import TEKTON, hint
 
 __all__ = ["configuration_summary", "failure_summary"]
 
@@ -18,43 +21,53 @@ _WHY = {
     FailureReason.OOM_KILLED: "the container ran out of memory and was killed (OOMKilled)",
     FailureReason.DEADLINE_EXCEEDED: "it did not finish within its timeout",
     FailureReason.FORBIDDEN: "it was not permitted to do what it tried (forbidden)",
-    FailureReason.RESOURCE_EXHAUSTED: "the cluster had no room for it (quota or capacity)",
-    FailureReason.CONFIGURATION_ERROR: "the workflow or its parameters are invalid",
+    FailureReason.RESOURCE_EXHAUSTED: "the cluster had no room for it (quota, node capacity "
+    "or node pressure)",
+    FailureReason.CONFIGURATION_ERROR: "the workflow, its parameters or something it needs in "
+    "the execution namespace is invalid or missing",
     FailureReason.IMAGE_PULL_BACK_OFF: "a container image could not be pulled",
-    FailureReason.TASK_FAILED: "a step exited with an error",
+    FailureReason.TASK_FAILED: "a step (or sidecar) exited with an error",
     FailureReason.UNKNOWN: "it stopped for a reason Tekton did not classify (or was cancelled)",
 }
 
-_NEXT = {
-    FailureReason.OOM_KILLED: "Raise the step's memory limit in the workflow bundle or "
-    "reduce what it processes.",
-    FailureReason.DEADLINE_EXCEEDED: "Check what the step was waiting for; raise "
-    "spec.executionConfig.timeout only if the work legitimately takes longer.",
-    FailureReason.FORBIDDEN: "Check the runner service account's RBAC and any admission "
-    "policy in the execution namespace.",
-    FailureReason.RESOURCE_EXHAUSTED: "Check ResourceQuota and node capacity in the "
-    "execution namespace.",
-    FailureReason.CONFIGURATION_ERROR: "Fix the workflow reference or parameters and create "
-    "a new WorkflowExecution.",
-    FailureReason.IMAGE_PULL_BACK_OFF: "Check the image reference, registry credentials "
-    "and registry reachability.",
-    FailureReason.TASK_FAILED: "Read the step's logs for the error.",
-    FailureReason.UNKNOWN: "Read the PipelineRun's conditions and the TaskRuns' logs.",
-}
+# Tekton's message is quoted for the specifics (names, quota, the missing object); long ones
+# (Pod Security lists every container) are cut, the full text is in failureDetails.message.
+_QUOTED = 300
 
 
-def failure_summary(details: FailureDetails, pipeline_run: str) -> str:
-    """Explain a classified PipelineRun failure."""
+def _quote(message: str) -> str:
+    text = " ".join(message.split())
+    if len(text) > _QUOTED:
+        return text[: _QUOTED - 1].rstrip() + "…"
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def failure_summary(
+    details: FailureDetails,
+    pipeline_run: str,
+    *,
+    tekton_reason: str | None = None,
+    tekton_message: str | None = None,
+    sidecar: bool = False,
+) -> str:
+    """Explain a classified PipelineRun failure; `tekton_reason`/`tekton_message` are the
+    reason that decided it and the message Tekton (or the kubelet) wrote with it."""
     where = ""
     if details.failed_task_name:
         where = f" in task {details.failed_task_name!r}"
+        if details.failed_task_run_name:
+            where += f" (TaskRun {details.failed_task_run_name})"
         if details.failed_step_name:
-            where += f", step {details.failed_step_name!r}"
+            where += f", {'sidecar' if sidecar else 'step'} {details.failed_step_name!r}"
         if details.exit_code is not None:
             where += f" (exit code {details.exit_code})"
     sentences = [
         f"Workflow PipelineRun {pipeline_run} failed{where} because {_WHY[details.reason]}."
     ]
+    if tekton_reason and tekton_message:
+        # Condition reasons are Tekton's; container reasons the kubelet's or the entrypoint's.
+        who = "Tekton" if tekton_reason in TEKTON else "The container"
+        sentences.append(f"{who} reported {tekton_reason}: {_quote(tekton_message)}")
     if details.execution_time_before_failure:
         sentences.append(f"It failed {details.execution_time_before_failure} after starting.")
     if details.was_execution_failure:
@@ -66,7 +79,7 @@ def failure_summary(details: FailureDetails, pipeline_run: str) -> str:
         sentences.append(
             "Nothing ran, so the target is unchanged; it will be retried after a backoff."
         )
-    sentences.append(_NEXT[details.reason])
+    sentences.append(hint(details.reason, tekton_reason))
     return " ".join(sentences)
 
 
@@ -76,5 +89,5 @@ def configuration_summary(problems: Sequence[Problem]) -> str:
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return (
         f"The WorkflowExecution was not run because its spec is invalid: {listed}{more}. "
-        "Nothing ran, so the target is unchanged. " + _NEXT[FailureReason.CONFIGURATION_ERROR]
+        "Nothing ran, so the target is unchanged. " + hint(FailureReason.CONFIGURATION_ERROR)
     )

@@ -3,8 +3,9 @@
 Tekton v1 shapes: the PipelineRun's `Succeeded` condition (status/reason/message), its
 `startTime`/`completionTime`, `childReferences` (TaskRun name + pipeline task name) and the
 resolved `pipelineSpec` (task order and count); each TaskRun's `Succeeded` condition and its
-`steps[]` with the container's `terminated`/`waiting`/`running` state. Missing or malformed
-fields read as "unknown", never as an exception: Tekton versions differ in what they fill in.
+`steps[]` and `sidecars[]` with the container's `terminated`/`waiting`/`running` state and
+the entrypoint's `terminationReason`. Missing or malformed fields read as "unknown", never as
+an exception: Tekton versions differ in what they fill in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from wfe.core import reasons
 from wfe.core.failure import RunEvidence, StepEvidence, TaskRunEvidence
 
 __all__ = [
@@ -32,9 +34,14 @@ _TIME = TypeAdapter(datetime)
 # Tekton's running message: "Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 1, ..."
 # Tekton's cancellation keeps the earlier condition: "...\nPrevious status: [Reason] message".
 _PREVIOUS = re.compile(r"Previous status: \[([A-Za-z]+)\]")
-# Step states Tekton writes itself when it stops a pod (timeout, cancel, image pull): their
-# exit code and start time are Tekton's, not the container's.
-_SYNTHETIC_STEP = re.compile(r"^(TaskRun[A-Za-z]*|PipelineRun[A-Za-z]*)$")
+_PREVIOUS_TEXT = re.compile(r"\nPrevious status: \[[A-Za-z]+\] (.*)", re.DOTALL)
+# What taskrun.go terminateStepsInPod writes over a running or waiting step when Tekton stops
+# the pod itself (timeout, cancel, image pull, container config): the exit code is Tekton's,
+# and the start time is the TaskRun's creation when the step had only been waiting.
+_SYNTHETIC_MESSAGE = re.compile(r"^Step \S+ terminated as pod \S* is terminated$")
+# The runtime never started the process (containerd reports a zero start time).
+_NEVER_STARTED = frozenset({"StartError", "ContainerCannotRun"})
+_ENTRYPOINT_EXIT = frozenset({"TimeoutExceeded", reasons.SKIPPED})
 _PROGRESS = re.compile(r"Tasks Completed: (\d+).*?Incomplete: (\d+)(?:, Skipped: (\d+))?")
 
 
@@ -82,27 +89,62 @@ def _task_order(status: Mapping[str, Any]) -> list[str]:
     return [t["name"] for t in tasks if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
 
 
-def _step(raw: Mapping[str, Any]) -> StepEvidence:
+def _synthetic(terminated: Mapping[str, Any], termination_reason: str | None) -> bool:
+    reason = _str(terminated.get("reason"))
+    if reason not in reasons.SYNTHETIC_STEP:
+        return False
+    message = _str(terminated.get("message")) or ""
+    return _SYNTHETIC_MESSAGE.match(message) is not None or termination_reason == reason
+
+
+def _step(
+    raw: Mapping[str, Any], created: datetime | None, *, sidecar: bool = False
+) -> StepEvidence:
     terminated = _map(raw.get("terminated"))
     waiting = _map(raw.get("waiting"))
     reason = _str(terminated.get("reason"))
-    synthetic = reason is not None and _SYNTHETIC_STEP.match(reason) is not None
+    termination_reason = _str(raw.get("terminationReason"))
+    synthetic = bool(terminated) and _synthetic(terminated, termination_reason)
+    started_at = _time(terminated.get("startedAt"))
+    if raw.get("running"):
+        started = True
+    elif not terminated:
+        started = False  # waiting, or only the name Tekton records when it prepares the run
+    elif synthetic:
+        # A container that was created has an imageID; a step that only waited has none and
+        # gets the TaskRun's creationTimestamp as startedAt (the CRD needs one).
+        started = bool(_str(raw.get("imageID"))) or (
+            created is not None and started_at is not None and started_at != created
+        )
+    else:
+        started = reason not in _NEVER_STARTED and started_at is not None and started_at.year > 1970
     exit_code = terminated.get("exitCode")
-    # A container ran once its image was pulled (imageID) or while Kubernetes reports it
-    # running; a synthetic "terminated" for a step that only ever waited did not run.
-    started = (
-        bool(raw.get("running"))
-        or bool(_str(raw.get("imageID")))
-        or (not synthetic and _time(terminated.get("startedAt")) is not None)
+    own_exit = (
+        isinstance(exit_code, int)
+        and not synthetic
+        and started
+        and termination_reason not in _ENTRYPOINT_EXIT
     )
     message = _str(terminated.get("message")) or _str(waiting.get("message"))
     return StepEvidence(
         name=_str(raw.get("name")) or _str(raw.get("container")) or "(unnamed)",
         started=started,
-        exit_code=exit_code if isinstance(exit_code, int) and not synthetic else None,
+        exit_code=exit_code if own_exit and isinstance(exit_code, int) else None,
         terminated_reason=reason,
         waiting_reason=_str(waiting.get("reason")),
+        termination_reason=termination_reason,
         message=None if synthetic else message,
+        sidecar=sidecar,
+    )
+
+
+def _containers(
+    status: Mapping[str, Any], key: str, created: datetime | None
+) -> tuple[StepEvidence, ...]:
+    return tuple(
+        _step(s, created, sidecar=key == "sidecars")
+        for s in _list(status.get(key))
+        if isinstance(s, Mapping)
     )
 
 
@@ -137,6 +179,9 @@ def read_evidence(
         task = _str(labels.get(PIPELINE_TASK_LABEL)) or task_of.get(name)
         tr_condition = succeeded_condition(task_run)
         tr_status = _map(task_run.get("status"))
+        tr_message = _str(tr_condition.get("message")) or ""
+        created = _time(tr_meta.get("creationTimestamp"))
+        earlier = _PREVIOUS_TEXT.search(tr_message)
         evidence.append(
             TaskRunEvidence(
                 name=name,
@@ -145,11 +190,11 @@ def read_evidence(
                 succeeded=_tri(tr_condition),
                 reason=_str(tr_condition.get("reason")),
                 message=_str(tr_condition.get("message")),
-                earlier_reasons=tuple(_PREVIOUS.findall(_str(tr_condition.get("message")) or "")),
+                earlier_reasons=tuple(_PREVIOUS.findall(tr_message)),
+                earlier_message=earlier.group(1) if earlier else None,
                 completion_time=_time(tr_status.get("completionTime")),
-                steps=tuple(
-                    _step(s) for s in _list(tr_status.get("steps")) if isinstance(s, Mapping)
-                ),
+                steps=_containers(tr_status, "steps", created),
+                sidecars=_containers(tr_status, "sidecars", created),
             )
         )
     evidence.sort(key=lambda t: (t.index if t.index is not None else 1 << 30, t.name))
