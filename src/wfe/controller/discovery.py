@@ -83,6 +83,7 @@ class KindDiscovery:
         return catalog
 
     async def _refresh(self) -> KindCatalog:
+        self._fetched_at = self._monotonic()  # a failed attempt counts too (rate limit)
         try:
             discovery = await self._client.discover()
         except errors.ApiError as exc:
@@ -91,7 +92,6 @@ class KindDiscovery:
             _log.warning("api discovery failed; using the previous catalog", error=str(exc))
             return self._catalog
         self._catalog = catalog_from_discovery(discovery)
-        self._fetched_at = self._monotonic()
         if discovery.failed:
             _log.warning("api discovery incomplete", failed=list(discovery.failed))
         return self._catalog
