@@ -296,18 +296,13 @@ async def test_a_429_does_not_grow_the_backoff() -> None:
     assert queue.num_requeues(KEY) == 2
 
 
-async def test_a_429_without_retry_after_waits_the_keys_backoff() -> None:
+async def test_a_429_without_retry_after_backs_off_like_any_error() -> None:
     throttled = errors.TooManyRequests("slow down", status=429, reason="TooManyRequests")
     _, queue, _ = await _handle(throttled, earlier_failures=3)
-    assert queue.calls == [("add_after", KEY, queue.backoff(KEY))]
-    assert queue.backoff(KEY) == pytest.approx(0.005 * 2**3)
+    assert queue.calls == [("add_rate_limited", KEY)]
+    assert queue.num_requeues(KEY) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 429 without Retry-After re-adds the key after backoff(key) without counting a "
-    "failure: repeated ones retry every 5 ms forever instead of backing off",
-)
 async def test_repeated_429s_without_retry_after_back_off() -> None:
     c = controller()
     queue = RecordingQueue()
@@ -319,9 +314,8 @@ async def test_repeated_429s_without_retry_after_back_off() -> None:
     finally:
         queue.shutdown()
         await settle()
-    delays = [call[2] for call in queue.calls if call[0] == "add_after"]
-    assert delays == sorted(delays)
-    assert delays[-1] > delays[0]
+    assert queue.calls == [("add_rate_limited", KEY)] * 3
+    assert queue.num_requeues(KEY) == 3  # so each next delay doubles
 
 
 async def test_a_terminal_outcome_is_counted_as_an_error() -> None:

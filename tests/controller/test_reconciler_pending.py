@@ -32,7 +32,6 @@ from builders import NOW, TARGET, record
 LOCK = lock_name(TARGET)
 # wfe.api.models.TARGET_PATTERN allows no dot in the Kind segment, so `Kind.group` (which
 # docs/targets.md and core.kinds define) fails target validation before the kind check.
-_DOTTED_KIND_BUG = "TARGET_PATTERN rejects `Kind.group` targets (docs/targets.md allows them)"
 
 
 def plan_for(world: World, name: str, *peers: str, seen: LockSeen | None = None) -> Any:
@@ -200,7 +199,7 @@ async def test_skipped_costs_exactly_one_write_and_no_finalizer(
         pytest.param({"target": "not a target"}, "spec.targetResource", id="malformed-target"),
         pytest.param({"targetResource": None}, "spec.targetResource", id="no-target"),
         pytest.param(
-            {"parameters": {"lower": "x"}}, "spec.parameters.lower", id="parameter-key-not-upper"
+            {"parameters": {"lower": "x"}}, "spec.parameters['lower']", id="parameter-key-not-upper"
         ),
         pytest.param(
             {"executionConfig": {"serviceAccountName": "cluster-admin"}},
@@ -234,12 +233,7 @@ async def test_invalid_spec_fails_as_configuration_error_with_one_write(
         pytest.param("payment/deployment/x", "'payment/Deployment/x'", id="lower-case-kind"),
         pytest.param("payment/deployments/x", "'payment/Deployment/x'", id="plural"),
         pytest.param("payment/deploy/x", "'payment/Deployment/x'", id="short-name"),
-        pytest.param(
-            "payment/Deployment.apps/x",
-            "'payment/Deployment/x'",
-            id="qualified",
-            marks=pytest.mark.xfail(strict=True, reason=_DOTTED_KIND_BUG),
-        ),
+        pytest.param("payment/Deployment.apps/x", "'payment/Deployment/x'", id="qualified"),
         pytest.param("payment/Node/n1", "'Node/n1'", id="cluster-scoped-with-namespace"),
     ],
 )
@@ -259,7 +253,6 @@ async def test_a_misspelled_kind_fails_naming_the_canonical_target(
     assert world.client.snapshot(PIPELINE_RUNS) == []
 
 
-@pytest.mark.xfail(strict=True, reason=_DOTTED_KIND_BUG)
 async def test_a_kind_of_a_second_api_group_runs_when_written_kind_dot_group(
     world: World,
 ) -> None:
@@ -647,11 +640,6 @@ async def test_a_lock_refused_for_good_fails_with_the_servers_message_never_retr
     assert world.client.calls("create") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused lock is counted twice in workflowexecution_errors_total "
-    "(Locks.take and Recorder.finished both count it)",
-)
 async def test_a_refused_lock_is_counted_once_as_a_configuration_error(world: World) -> None:
     world.add_wfe("a")
     world.client.fail("create", PIPELINE_RUNS, errors.Invalid("denied", status=422))

@@ -147,7 +147,7 @@ class Locks:
                     return outcome
             except (errors.Invalid, errors.BadRequest) as exc:
                 # The same manifest would be refused every time: fail with the server's words.
-                self._recorder.metrics.error("validation", "ConfigurationError")
+                # (Counted once, as the ConfigurationError failure it is recorded as.)
                 prior = run.status.consecutive_failures or 0
                 return decide.lock_refused(str(exc), prior, now=now, policy=self._policy)
             except errors.NotFound as exc:

@@ -265,9 +265,11 @@ class Controller:
             queue.forget(key)
             queue.add_after(key, exc.seconds)
         except errors.TooManyRequests as exc:
-            delay = exc.retry_after if exc.retry_after is not None else queue.backoff(key)
-            _log.info("reconcile throttled by the API server", retry_after=delay)
-            queue.add_after(key, delay)
+            _log.info("reconcile throttled by the API server", retry_after=exc.retry_after)
+            if exc.retry_after is not None:
+                queue.add_after(key, exc.retry_after)  # the server's word, backoff unchanged
+            else:
+                queue.add_rate_limited(key)
         except Terminal as exc:
             self.metrics.error("validation", exc.reason)
             _log.error("reconcile failed for good; not retrying", error=str(exc))

@@ -75,7 +75,9 @@ class ReleaseStale:
 
     @property
     def owner_key(self) -> str:
-        return f"{self.owner_namespace}/{self.owner_name}"
+        if self.owner_namespace and self.owner_name:
+            return f"{self.owner_namespace}/{self.owner_name}"
+        return "a WorkflowExecution it does not record"
 
 
 Resolution = Adopt | Busy | ReleaseStale
