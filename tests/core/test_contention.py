@@ -115,3 +115,15 @@ def test_runs_without_owner_annotations_fall_back_to_the_labels() -> None:
     labels = {OWNER_LABEL: "a", OWNER_NAMESPACE_LABEL: "team"}
     assert owner_of(labels, {}) == ("team", "a")
     assert owner_of({}, {}) is None
+
+
+def test_a_deleted_lock_of_a_vanished_owner_is_let_go_even_unfinished() -> None:
+    existing = ExistingLock(labels=THEIRS, annotations={}, finished=False, deleting=True)
+    result = resolve_existing(ME, existing, None, now=NOW, policy=POLICY)
+    assert isinstance(result, ReleaseStale)
+
+
+def test_a_deleted_lock_whose_owner_lives_waits_for_the_owner_to_record_it() -> None:
+    existing = ExistingLock(labels=THEIRS, annotations={}, finished=False, deleting=True)
+    owner = record("them", Phase.RUNNING, namespace="team")
+    assert isinstance(resolve_existing(ME, existing, owner, now=NOW, policy=POLICY), Busy)

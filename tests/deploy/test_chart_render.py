@@ -51,7 +51,7 @@ EXEC_RULES = [
     {
         "apiGroups": ["tekton.dev"],
         "resources": ["pipelineruns"],
-        "verbs": ["get", "list", "watch", "create", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {"apiGroups": ["tekton.dev"], "resources": ["taskruns"], "verbs": ["get", "list", "watch"]},
 ]

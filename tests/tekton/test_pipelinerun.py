@@ -40,6 +40,8 @@ def test_manifest_shape() -> None:
     assert pr["metadata"]["name"] == "wfe-7c240c08fe7f0cc3"
     assert pr["metadata"]["namespace"] == "kw"
     assert "ownerReferences" not in pr["metadata"]
+    # It cannot vanish unrecorded: a delete by anyone else only marks it.
+    assert pr["metadata"]["finalizers"] == ["kubernaut.ai/workflowexecution-lock"]
     assert pr["metadata"]["annotations"] == {
         "kubernaut.ai/target-resource": spec()["targetResource"],
         "kubernaut.ai/workflow-execution": "wfe-1",

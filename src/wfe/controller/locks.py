@@ -14,8 +14,14 @@ preconditions, and reads top to bottom against the rules:
 - `own`: the lock if it is this WorkflowExecution's, cache first, API server before concluding
   it is gone.
 - `release`: read it from the API server, check that it records this WorkflowExecution as its
-  owner, delete it with uid + resourceVersion preconditions and background propagation (its
-  TaskRuns and pods go with it before the name can be taken again).
+  owner, remove the lock finalizer (resourceVersion precondition) and delete it (uid
+  precondition, background propagation: its TaskRuns and pods go with it before the name can
+  be taken again).
+
+Every lock carries `contention.LOCK_FINALIZER` from its creation, so a delete by anyone else
+(a person, Tekton's pruning) only marks it: the name stays taken, and the run is recorded by
+its WorkflowExecution before the lock really goes. Removing the finalizer is the controller's
+own last step of a release.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ def _existing(pipeline_run: Mapping[str, Any]) -> contention.ExistingLock:
         labels=meta.get("labels") or {},
         annotations=meta.get("annotations") or {},
         finished=status.is_finished(pipeline_run),
+        deleting=bool(meta.get("deletionTimestamp")),
     )
 
 
@@ -187,9 +194,8 @@ class Locks:
             return Taken.TAKEN
         if isinstance(resolution, contention.Busy):
             return resolution
-        meta = found["metadata"]
         try:
-            await self._delete(run.lock, meta)
+            await self._remove(found)
         except (errors.NotFound, errors.Conflict):
             return _Again.AGAIN  # it changed under us: look again
         self._recorder.stale_lock_released(
@@ -229,7 +235,7 @@ class Locks:
             )
             return False
         try:
-            await self._delete(name, current["metadata"])
+            await self._remove(current)
         except errors.NotFound:
             return False
         except errors.Conflict as exc:
@@ -238,7 +244,29 @@ class Locks:
             ) from exc
         return True
 
-    async def _delete(self, name: str, meta: Mapping[str, Any]) -> None:
+    async def _remove(self, pipeline_run: Mapping[str, Any]) -> None:
+        """Remove the lock finalizer, then delete (unless already being deleted: then the
+        finalizer was all that held it). Each step is guarded by what was read and checked.
+
+        Raises:
+            NotFound: it is gone already. Conflict: it changed since it was read.
+        """
+        meta = pipeline_run["metadata"]
+        name = meta["name"]
+        finalizers = list(meta.get("finalizers") or [])
+        if contention.LOCK_FINALIZER in finalizers:
+            patch = {
+                "metadata": {
+                    "finalizers": [f for f in finalizers if f != contention.LOCK_FINALIZER],
+                    "resourceVersion": meta.get("resourceVersion"),
+                }
+            }
+            updated = await self._client.patch(PIPELINE_RUNS, self.namespace, name, patch)
+            meta = updated["metadata"]
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                return  # being deleted already: without the finalizer it is gone now
+        if meta.get("deletionTimestamp"):
+            return  # another finalizer (not ours) holds it; it goes when that is removed
         await self._client.delete(
             PIPELINE_RUNS,
             self.namespace,

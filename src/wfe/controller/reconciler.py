@@ -306,6 +306,11 @@ class Reconciler:
         ref = record.status.pipeline_run_ref
         name = ref.name if ref else record.lock
         pipeline_run = await self._locks.own(record, name) if name else None
+        if name and pipeline_run is not None and _deleted_unfinished(pipeline_run):
+            # Deleted by someone else before it finished: the lock finalizer kept it until now.
+            # Let it go, then record what that means (next: the same as a vanished run).
+            await self._locks.release(record, name)
+            pipeline_run = None
         evidence = None
         if pipeline_run is not None:
             evidence = status.read_evidence(pipeline_run, self._task_runs(pipeline_run))
@@ -399,3 +404,9 @@ def _child(task_run: Mapping[str, Any], pipeline_run: Mapping[str, Any]) -> bool
     refs = task_run.get("metadata", {}).get("ownerReferences") or []
     uid = pipeline_run["metadata"].get("uid")
     return not uid or any(r.get("uid") == uid for r in refs)
+
+
+def _deleted_unfinished(pipeline_run: Mapping[str, Any]) -> bool:
+    return bool(pipeline_run["metadata"].get("deletionTimestamp")) and not status.is_finished(
+        pipeline_run
+    )

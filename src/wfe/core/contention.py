@@ -29,6 +29,7 @@ __all__ = [
     "Adopt",
     "Busy",
     "ExistingLock",
+    "LOCK_FINALIZER",
     "ReleaseStale",
     "Resolution",
     "owned_by",
@@ -42,6 +43,10 @@ OWNER_NAMESPACE_LABEL = "kubernaut.ai/source-namespace"
 # 253 characters, a label value 63), so ownership is read from these annotations; runs written
 # before they existed fall back to the labels.
 OWNER_NAME_ANNOTATION = "kubernaut.ai/workflow-execution"
+# On every lock PipelineRun from its creation: it cannot vanish before the controller has
+# recorded what became of its run (docs/architecture.md, "No run without a trace"). A person's
+# or a pruner's delete only marks it; the controller records the run, then removes this.
+LOCK_FINALIZER = "kubernaut.ai/workflowexecution-lock"
 OWNER_NAMESPACE_ANNOTATION = "kubernaut.ai/source-namespace"
 # The owner's uid: a WorkflowExecution deleted and re-created under the same name is another
 # object, and must neither adopt nor release its predecessor's run as its own.
@@ -91,6 +96,8 @@ class ExistingLock:
     annotations: Mapping[str, str]
     finished: bool
     """Its `Succeeded` condition is True or False."""
+    deleting: bool = False
+    """Someone deleted it; it stays (our finalizer) until its owner has recorded the run."""
 
     @property
     def owner(self) -> tuple[str, str] | None:
@@ -157,6 +164,9 @@ def resolve_existing(
     if owner is not None and recorded and owner.uid and owner.uid != recorded:
         owner = None  # the object of that name is a later incarnation: the owner is gone
     owner_ns, owner_name = existing.owner or (None, None)
+    if existing.deleting and owner is None:
+        # Deleted, and nobody is left to record it: nothing more to wait for.
+        return ReleaseStale(owner_ns, owner_name, "it was deleted and its owner no longer exists")
     if not existing.finished:
         # Still running: the target is being changed whether or not its owner still exists.
         return Busy(_busy(target, owner_ns, owner_name, owner, now, "still running"))

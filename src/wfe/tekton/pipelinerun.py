@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe.core.contention import (
+    LOCK_FINALIZER,
     OWNER_LABEL,
     OWNER_NAME_ANNOTATION,
     OWNER_NAMESPACE_ANNOTATION,
@@ -84,6 +85,7 @@ def build_pipeline_run(
         "metadata": {
             "name": lock_name(target),
             "namespace": execution_namespace,
+            "finalizers": [LOCK_FINALIZER],
             "labels": {
                 OWNER_LABEL: label_value(name),
                 OWNER_NAMESPACE_LABEL: label_value(namespace),

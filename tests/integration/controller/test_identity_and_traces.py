@@ -163,6 +163,13 @@ async def test_a_lock_that_vanished_before_its_start_was_recorded_fails_as_ran(
         "crashed",
         {"metadata": {"finalizers": [FINALIZER]}},
     )
+    # Gone for good: someone also stripped the lock finalizer that would have kept it.
+    await h.client.patch(
+        PIPELINE_RUNS,
+        h.exec_namespace,
+        manifest["metadata"]["name"],
+        {"metadata": {"finalizers": None}},
+    )
     await h.client.delete(PIPELINE_RUNS, h.exec_namespace, manifest["metadata"]["name"])
     await h.start_controller()
     failed = await h.wait_phase("crashed", "Failed")
@@ -176,6 +183,38 @@ async def test_a_lock_that_vanished_before_its_start_was_recorded_fails_as_ran(
     skipped = await h.wait_phase("next", "Skipped")
     assert skipped["skipDetails"]["reason"] == "PreviousExecutionFailed"
     await h.has_events("crashed", "WorkflowFailed")
+
+
+async def test_a_lock_deleted_before_even_the_finalizer_landed_is_still_recorded(
+    harness: MakeHarness,
+) -> None:
+    """The earliest crash window: the lock created, the leader dies before the finalizer (so
+    nothing on the WorkflowExecution says a lock was taken), and the PipelineRun is deleted
+    meanwhile. Its lock finalizer keeps it until the new leader has recorded the run."""
+    h = await harness(duration=30)
+    await h.stop_controller()
+    created = await h.create("earliest")
+    manifest = await _lock_manifest(h, created)
+    await h.client.create(PIPELINE_RUNS, h.exec_namespace, manifest)
+    await h.client.delete(PIPELINE_RUNS, h.exec_namespace, manifest["metadata"]["name"])
+    marked = await h.pipeline_run()
+    assert marked is not None
+    assert marked["metadata"]["deletionTimestamp"]  # only marked: the name is still taken
+    await h.start_controller()
+    failed = await h.wait_phase("earliest", "Failed")
+    assert failed["failureDetails"]["wasExecutionFailure"] is True
+    assert "deleted before it finished" in failed["failureDetails"]["message"]
+    await eventually(
+        lambda: _gone(h), 20, message="the controller lets the deleted lock go once recorded"
+    )
+    await h.create("next")
+    skipped = await h.wait_phase("next", "Skipped")
+    assert skipped["skipDetails"]["reason"] == "PreviousExecutionFailed"
+    assert await h.pipeline_runs() == []  # never a second run
+
+
+async def _gone(h: Harness) -> bool:
+    return await h.pipeline_run() is None
 
 
 async def test_adopting_a_finished_run_records_its_own_times(harness: MakeHarness) -> None:

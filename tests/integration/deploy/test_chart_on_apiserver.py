@@ -263,6 +263,7 @@ CONTROLLER_CHECKS: list[tuple[str, str, str, str, str, str, bool]] = [
     ("list", "tekton.dev", "pipelineruns", "", EXEC, "", True),
     ("watch", "tekton.dev", "pipelineruns", "", EXEC, "", True),
     ("create", "tekton.dev", "pipelineruns", "", EXEC, "", True),
+    ("patch", "tekton.dev", "pipelineruns", "", EXEC, "wfe-0123456789abcdef", True),
     ("delete", "tekton.dev", "pipelineruns", "", EXEC, "wfe-0123456789abcdef", True),
     ("get", "tekton.dev", "taskruns", "", EXEC, "t", True),
     ("list", "tekton.dev", "taskruns", "", EXEC, "", True),
