@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 from fakes import Action
-from world import EXEC_NS, NS, POLICY, World, finished_run, lock_for, running_run, task_run
+from world import (
+    EXEC_NS,
+    NS,
+    POLICY,
+    World,
+    assert_released_as_checked,
+    finished_run,
+    lock_for,
+    running_run,
+    task_run,
+)
 
 from wfe.api.enums import Phase
 from wfe.api.models import LocalObjectReference, WorkflowExecutionStatus
@@ -20,7 +30,7 @@ from wfe.controller import reconciler as reconciler_module
 from wfe.controller.errors import Retry, Terminal
 from wfe.controller.reconciler import Result, _child
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
-from wfe.core import clearance, finished, progress, release
+from wfe.core import clearance, contention, finished, progress, release
 from wfe.core.lock import lock_name
 from wfe.kube import errors
 from wfe.kube.client import KubeObject
@@ -352,16 +362,11 @@ async def test_a_lock_due_for_release_is_read_checked_and_deleted_with_precondit
 
     assert summaries(world.client.actions) == [
         ("get", "pipelineruns", LOCK),  # ownership read from the API server, not the cache
+        ("patch", "pipelineruns", LOCK),  # the lock finalizer off, guarded by what was read
         ("delete", "pipelineruns", LOCK),
         ("patch_status", "workflowexecutions", "a"),
     ]
-    assert world.client.calls("delete")[0].body == {
-        "preconditions": {
-            "uid": stored_pr["metadata"]["uid"],
-            "resourceVersion": stored_pr["metadata"]["resourceVersion"],
-        },
-        "propagationPolicy": "Background",
-    }
+    assert_released_as_checked(world, stored_pr)
     assert world.lock() is None
     assert world.client.snapshot(TASK_RUNS) == []  # they went with it
     assert world.status("a") == finished.released(world.record("a").status, now=NOW).to_wire()
@@ -525,17 +530,12 @@ async def test_deleting_deletes_its_own_pipelinerun_then_drops_the_finalizer(
     assert await world.reconcile("a") == Result()
 
     assert summaries(world.client.write_calls()) == [
+        ("patch", "pipelineruns", LOCK),
         ("delete", "pipelineruns", LOCK),
         ("patch", "workflowexecutions", "a"),
     ]
-    assert world.client.calls("delete")[0].body == {
-        "preconditions": {
-            "uid": pr["metadata"]["uid"],
-            "resourceVersion": pr["metadata"]["resourceVersion"],
-        },
-        "propagationPolicy": "Background",
-    }
-    assert world.client.calls("patch")[0].body == {
+    assert_released_as_checked(world, pr)
+    assert world.client.calls("patch")[1].body == {
         "metadata": {"finalizers": [], "resourceVersion": obj["metadata"]["resourceVersion"]}
     }
     assert world.stored("a") is None  # the API server let it go
@@ -685,3 +685,51 @@ async def test_a_skipped_workflowexecution_is_left_alone(world: World) -> None:
     assert await world.reconcile("a") == Result()
     assert world.client.actions == []
     assert world.events.reasons() == []
+
+
+# --- the lock finalizer: a delete by anyone else is recorded before the lock goes ----------
+
+
+async def test_a_running_lock_deleted_by_someone_else_is_recorded_then_let_go(
+    world: World,
+) -> None:
+    obj = world.add_wfe("a", status=running(), finalized=True)
+    pr = world.add_run(running_run(lock_for(obj), started=STARTED))
+    assert pr["metadata"]["finalizers"] == [contention.LOCK_FINALIZER]
+    await world.client.delete(PIPELINE_RUNS, EXEC_NS, LOCK)
+    marked = world.lock()
+    assert marked is not None  # only marked: the name is still taken
+    assert marked["metadata"]["deletionTimestamp"]
+    world.client.actions.clear()
+
+    await world.reconcile("a")
+
+    assert summaries(world.client.write_calls()) == [
+        ("patch", "pipelineruns", LOCK),  # our finalizer off: now it goes
+        ("patch_status", "workflowexecutions", "a"),
+    ]
+    assert world.lock() is None
+    st = world.status("a")
+    expected = progress.observe(world.record("a").status, None, now=NOW, policy=POLICY)
+    assert st["phase"] == "Failed"
+    assert st["failureDetails"]["wasExecutionFailure"] is True
+    assert st["failureDetails"]["message"] == expected.status.failure_details.message  # type: ignore[union-attr]
+
+
+async def test_a_finished_lock_deleted_by_someone_else_stays_the_lock_until_its_release(
+    world: World,
+) -> None:
+    obj = world.add_wfe("a", status=running(), finalized=True)
+    world.add_run(finished_run(lock_for(obj), succeeded=True, started=STARTED, completed=NOW))
+    await world.client.delete(PIPELINE_RUNS, EXEC_NS, LOCK)
+    world.client.actions.clear()
+
+    await world.reconcile("a")
+
+    assert world.status("a")["phase"] == "Completed"  # recorded as it finished
+    held = world.lock()
+    assert held is not None  # through the cooldown: the lock still holds the target
+    assert held["metadata"]["deletionTimestamp"]
+    assert [a.summary for a in world.client.write_calls()] == [
+        ("patch_status", "workflowexecutions", "a")
+    ]

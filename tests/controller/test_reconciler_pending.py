@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 from fakes import Action, discovery_of
-from world import CATALOG, EXEC_NS, NS, POLICY, World, finished_run, lock_for, running_run
+from world import (
+    CATALOG,
+    EXEC_NS,
+    NS,
+    POLICY,
+    World,
+    assert_released_as_checked,
+    finished_run,
+    lock_for,
+    running_run,
+)
 
 from wfe.api.enums import FailureReason, Phase, SkipReason
 from wfe.controller.errors import Retry, RetryAfter
@@ -489,19 +499,13 @@ async def test_a_stale_lock_is_deleted_with_preconditions_and_taken_again(
 
     assert summaries(world.client.write_calls()) == [
         ("create", "pipelineruns", LOCK),
+        ("patch", "pipelineruns", LOCK),
         ("delete", "pipelineruns", LOCK),
         ("create", "pipelineruns", LOCK),
         ("patch", "workflowexecutions", "a"),
         ("patch_status", "workflowexecutions", "a"),
     ]
-    delete = world.client.calls("delete")[0]
-    assert delete.body == {
-        "preconditions": {
-            "uid": stale["metadata"]["uid"],
-            "resourceVersion": stale["metadata"]["resourceVersion"],
-        },
-        "propagationPolicy": "Background",
-    }
+    assert_released_as_checked(world, stale)
     fresh = world.lock()
     assert fresh is not None
     assert fresh["metadata"]["uid"] != stale["metadata"]["uid"]
@@ -549,9 +553,10 @@ async def test_a_stale_lock_that_changes_before_its_delete_is_judged_again(world
 
     assert summaries(world.client.write_calls()) == [
         ("create", "pipelineruns", LOCK),
+        ("patch", "pipelineruns", LOCK),  # the lock finalizer off
         ("delete", "pipelineruns", LOCK),  # refused: it changed
         ("create", "pipelineruns", LOCK),
-        ("delete", "pipelineruns", LOCK),
+        ("delete", "pipelineruns", LOCK),  # judged again: still stale, and no finalizer left
         ("create", "pipelineruns", LOCK),
         ("patch", "workflowexecutions", "a"),
         ("patch_status", "workflowexecutions", "a"),

@@ -330,3 +330,20 @@ class World:
             "workflowexecution_errors_total", {"category": category, "reason": reason}
         )
         return value or 0.0
+
+
+def assert_released_as_checked(world: World, read: dict[str, Any]) -> None:
+    """The lock finalizer came off under the resourceVersion that was checked, then the delete
+    named that very object (uid) at the version the patch left."""
+    (patch,) = [c for c in world.client.calls("patch") if c.resource == "pipelineruns"]
+    assert patch.body == {
+        "metadata": {
+            "finalizers": [],
+            "resourceVersion": read["metadata"]["resourceVersion"],
+        }
+    }
+    (delete,) = world.client.calls("delete")
+    assert delete.body["propagationPolicy"] == "Background"
+    preconditions = delete.body["preconditions"]
+    assert preconditions["uid"] == read["metadata"]["uid"]
+    assert preconditions["resourceVersion"] != read["metadata"]["resourceVersion"]

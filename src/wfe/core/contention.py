@@ -21,6 +21,7 @@ from wfe.core.policy import Policy
 from wfe.core.release import release_due
 
 __all__ = [
+    "LOCK_FINALIZER",
     "OWNER_LABEL",
     "OWNER_NAMESPACE_ANNOTATION",
     "OWNER_NAMESPACE_LABEL",
@@ -29,7 +30,6 @@ __all__ = [
     "Adopt",
     "Busy",
     "ExistingLock",
-    "LOCK_FINALIZER",
     "ReleaseStale",
     "Resolution",
     "owned_by",
