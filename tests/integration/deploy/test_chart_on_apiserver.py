@@ -315,7 +315,6 @@ CONTROLLER_CHECKS: list[tuple[str, str, str, str, str, str, bool]] = [
     ("get", "tekton.dev", "pipelineruns", "", SYS, "p", False),
     ("list", "tekton.dev", "pipelineruns", "", ALL, "", False),
     ("update", "tekton.dev", "pipelineruns", "", EXEC, "p", False),
-    ("patch", "tekton.dev", "pipelineruns", "", EXEC, "p", False),
     ("patch", "tekton.dev", "pipelineruns", "status", EXEC, "p", False),
     ("deletecollection", "tekton.dev", "pipelineruns", "", EXEC, "", False),
     ("create", "tekton.dev", "taskruns", "", EXEC, "", False),
