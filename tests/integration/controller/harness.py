@@ -13,6 +13,7 @@ import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
@@ -20,12 +21,16 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1Objec
 from wfe.config import Settings
 from wfe.controller.manager import Controller
 from wfe.controller.resources import PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
+from wfe.core import decide
+from wfe.core.kinds import BUILTIN_KINDS, KindCatalog
 from wfe.core.lock import lock_name
+from wfe.core.policy import Policy
 from wfe.dev.eventually import eventually
 from wfe.dev.samples import workflow_execution
 from wfe.dev.tekton_sim import SimSettings, TektonSimulator
 from wfe.kube.client import Client
 from wfe.kube.errors import NotFound
+from wfe.tekton.pipelinerun import build_pipeline_run
 
 __all__ = ["Harness", "MakeHarness", "new_namespace", "wfe_body"]
 
@@ -135,6 +140,30 @@ class Harness:
     async def create(self, name: str, target: str | None = None, **kw: Any) -> dict[str, Any]:
         body = wfe_body(name, target or self.target(), **kw)
         return await self.client.create(WORKFLOW_EXECUTIONS, self.namespace, body)
+
+    def lock_manifest(self, created: dict[str, Any]) -> dict[str, Any]:
+        """The lock PipelineRun the controller would create for WorkflowExecution `created` —
+        to stage a crash after the lock create (built by the controller's own functions)."""
+        decision = decide.decide(
+            decide.Candidate(
+                namespace=self.namespace,
+                name=created["metadata"]["name"],
+                uid=created["metadata"]["uid"],
+                spec=created["spec"],
+            ),
+            [],
+            now=datetime.now(UTC),
+            policy=Policy(execution_namespace=self.exec_namespace),
+            kinds=KindCatalog.of(BUILTIN_KINDS),
+        )
+        assert isinstance(decision, decide.Run), decision
+        return build_pipeline_run(
+            decision.valid,
+            namespace=self.namespace,
+            name=created["metadata"]["name"],
+            uid=created["metadata"]["uid"],
+            execution_namespace=self.exec_namespace,
+        )
 
     async def get(self, name: str) -> dict[str, Any]:
         return await self.client.get(WORKFLOW_EXECUTIONS, self.namespace, name)

@@ -18,41 +18,13 @@ from kubernetes_asyncio.client import (
 )
 
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, WORKFLOW_EXECUTIONS
-from wfe.core.decide import Candidate, Run, decide
-from wfe.core.kinds import BUILTIN_KINDS, KindCatalog
-from wfe.core.policy import Policy
 from wfe.dev.eventually import eventually
 from wfe.kube.client import Client, Resource
-from wfe.tekton.pipelinerun import build_pipeline_run
 
 
 def _runbook_lock(target: str) -> str:
     """The runbooks' recipe: echo -n "$TARGET" | sha256sum | cut -c1-16 | printf wfe-%s."""
     return "wfe-" + hashlib.sha256(target.encode()).hexdigest()[:16]
-
-
-async def _lock_manifest(h: Harness, created: dict[str, Any]) -> dict[str, Any]:
-    """The PipelineRun the controller would have created for `created` before a crash."""
-    decision = decide(
-        Candidate(
-            namespace=h.namespace,
-            name=created["metadata"]["name"],
-            uid=created["metadata"]["uid"],
-            spec=created["spec"],
-        ),
-        [],
-        now=datetime.now(UTC),
-        policy=Policy(execution_namespace=h.exec_namespace),
-        kinds=KindCatalog.of(BUILTIN_KINDS),
-    )
-    assert isinstance(decision, Run)
-    return build_pipeline_run(
-        decision.valid,
-        namespace=h.namespace,
-        name=created["metadata"]["name"],
-        uid=created["metadata"]["uid"],
-        execution_namespace=h.exec_namespace,
-    )
 
 
 # --- one object, one lock ------------------------------------------------------------------
@@ -155,7 +127,7 @@ async def test_a_lock_that_vanished_before_its_start_was_recorded_fails_as_ran(
     h = await harness(duration=30)
     await h.stop_controller()
     created = await h.create("crashed")
-    manifest = await _lock_manifest(h, created)
+    manifest = h.lock_manifest(created)
     await h.client.create(PIPELINE_RUNS, h.exec_namespace, manifest)
     await h.client.patch(
         WORKFLOW_EXECUTIONS,
@@ -194,7 +166,7 @@ async def test_a_lock_deleted_before_even_the_finalizer_landed_is_still_recorded
     h = await harness(duration=30)
     await h.stop_controller()
     created = await h.create("earliest")
-    manifest = await _lock_manifest(h, created)
+    manifest = h.lock_manifest(created)
     await h.client.create(PIPELINE_RUNS, h.exec_namespace, manifest)
     await h.client.delete(PIPELINE_RUNS, h.exec_namespace, manifest["metadata"]["name"])
     marked = await h.pipeline_run()
@@ -221,7 +193,7 @@ async def test_adopting_a_finished_run_records_its_own_times(harness: MakeHarnes
     h = await harness(duration=2)
     await h.stop_controller()
     created = await h.create("late")
-    await h.client.create(PIPELINE_RUNS, h.exec_namespace, await _lock_manifest(h, created))
+    await h.client.create(PIPELINE_RUNS, h.exec_namespace, h.lock_manifest(created))
 
     async def finished() -> dict[str, Any] | None:
         pr = await h.pipeline_run()

@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import MakeHarness, wfe_body
 
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
-from wfe.core.decide import Candidate, Run, decide
-from wfe.core.kinds import BUILTIN_KINDS, KindCatalog
 from wfe.core.lock import lock_name
-from wfe.core.policy import Policy
 from wfe.dev.eventually import eventually
-from wfe.tekton.pipelinerun import build_pipeline_run
 
 
 async def test_resource_busy_while_running(harness: MakeHarness) -> None:
@@ -74,26 +69,7 @@ async def test_adopts_its_own_pipeline_run_after_a_lost_status_write(harness: Ma
     created = await h.client.create(
         WORKFLOW_EXECUTIONS, h.namespace, wfe_body("adoptee", h.target())
     )
-    decision = decide(
-        Candidate(
-            namespace=h.namespace,
-            name="adoptee",
-            uid=created["metadata"]["uid"],
-            spec=created["spec"],
-        ),
-        [],
-        now=datetime.now(UTC),
-        policy=Policy(execution_namespace=h.exec_namespace),
-        kinds=KindCatalog.of(BUILTIN_KINDS),
-    )
-    assert isinstance(decision, Run)
-    manifest = build_pipeline_run(
-        decision.valid,
-        namespace=h.namespace,
-        name="adoptee",
-        uid=created["metadata"]["uid"],
-        execution_namespace=h.exec_namespace,
-    )
+    manifest = h.lock_manifest(created)
     pr = await h.client.create(PIPELINE_RUNS, h.exec_namespace, manifest)
     await h.start_controller()
     await h.wait_phase("adoptee", "Completed")
