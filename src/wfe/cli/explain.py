@@ -18,12 +18,23 @@ import yaml
 from wfe.cli.runner import api_client
 from wfe.controller import inspect
 from wfe.controller.resources import WORKFLOW_EXECUTIONS
-from wfe.core import explain
+from wfe.core import explain, ledger
 from wfe.core.policy import Policy
 from wfe.kube import errors
 from wfe.kube.client import Client, KubeObject
 
-__all__ = ["FORMATS", "explain_command", "render", "render_explanation"]
+__all__ = [
+    "FORMATS",
+    "explain_command",
+    "explain_with",
+    "load_manifest",
+    "locks_command",
+    "locks_with",
+    "render",
+    "render_explanation",
+    "render_ledger",
+    "select",
+]
 
 FORMATS = ("table", "json", "yaml")
 
@@ -167,3 +178,72 @@ def load_manifest(path: Path) -> KubeObject:
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
         raise ValueError(f"{path}: not a WorkflowExecution manifest (no spec)")
     return data
+
+
+async def locks_command(
+    *, policy: Policy, namespaces: Sequence[str | None], kubeconfig: Path | None
+) -> list[ledger.LedgerRow]:
+    """Connect and read the ledger (see `locks_with`)."""
+    async with await api_client(kubeconfig) as api:
+        return await locks_with(Client(api), policy=policy, namespaces=namespaces)
+
+
+async def locks_with(
+    client: Client,
+    *,
+    policy: Policy,
+    namespaces: Sequence[str | None],
+    now: datetime | None = None,
+) -> list[ledger.LedgerRow]:
+    return await inspect.ledger(
+        client, policy=policy, namespaces=namespaces, now=now or datetime.now(UTC)
+    )
+
+
+def select(
+    rows: Sequence[ledger.LedgerRow], *, namespace: str | None, target: str | None, sort: str
+) -> list[ledger.LedgerRow]:
+    """Rows on `target` / in target namespace `namespace`, sorted by column `sort`."""
+    kept = [
+        r
+        for r in rows
+        if (target is None or r.target == target)
+        and (namespace is None or r.target.startswith(f"{namespace}/"))
+    ]
+    return ledger.sort_rows(kept, sort)
+
+
+_TABLE = (
+    ("TARGET", "target"),
+    ("STATE", "state"),
+    ("LOCK", "lock"),
+    ("RUN", "lock_state"),
+    ("HOLDER", "holder"),
+    ("PHASE", "holder_phase"),
+    ("HELD SINCE", "held_since"),
+    ("RELEASE DUE", "release_due"),
+    ("BACKOFF", "backoff_count"),
+    ("ALLOWED AT", "allowed_at"),
+    ("BLOCKED BY", "blocked_by"),
+    ("ANOMALIES", "anomalies"),
+)
+
+
+def render_ledger(rows: Sequence[ledger.LedgerRow], output: str) -> str:
+    data = [r.to_dict() for r in rows]
+    if output != "table":
+        return render(data, output, "")
+    if not rows:
+        return "no target is held, cooling, backing off or blocked\n"
+
+    def cell(value: Any) -> str:
+        if isinstance(value, list):
+            return "; ".join(value) or "-"
+        return "-" if value in (None, "") else str(value)
+
+    lines = [[h for h, _ in _TABLE]] + [[cell(d[k]) for _, k in _TABLE] for d in data]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_TABLE))]
+    return "".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n"
+        for line in lines
+    )

@@ -190,6 +190,36 @@ def _explain(
     typer.echo(explain_cli.render_explanation(ex, output), nl=False)
 
 
+@app.command("locks")
+def _locks(
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Only targets in this namespace."
+    ),
+    target_resource: str | None = typer.Option(None, "--target", help="Only this target."),
+    sort: str = typer.Option("target", help="Sort by this column (see -o json's keys)."),
+    output: str = typer.Option("table", "--output", "-o", help="table|json|yaml."),
+    kubeconfig: Path | None = typer.Option(None),
+    config_file: Path | None = typer.Option(None, "--config", help="The controller's settings."),
+    overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
+) -> None:
+    """The per-target safety ledger: every target held, cooling, backing off or blocked."""
+    from wfe.cli import explain as explain_cli
+    from wfe.cli.cluster import user_errors
+
+    _check_output(output)
+    settings = _settings(config_file, overrides)
+    with user_errors():
+        rows = asyncio.run(
+            explain_cli.locks_command(
+                policy=settings.policy(),
+                namespaces=[settings.watch_namespace],
+                kubeconfig=kubeconfig,
+            )
+        )
+        rows = explain_cli.select(rows, namespace=namespace, target=target_resource, sort=sort)
+    typer.echo(explain_cli.render_ledger(rows, output), nl=False)
+
+
 @app.command("demo")
 def _demo() -> None:
     """Run the controller on a local control plane through a scripted incident."""

@@ -22,7 +22,9 @@ from wfe.controller.errors import Retry
 from wfe.controller.locks import existing_lock, lock_seen
 from wfe.controller.resources import PIPELINE_RUNS, WORKFLOW_EXECUTIONS
 from wfe.core import explain, history, kinds
+from wfe.core import ledger as ledger_rows
 from wfe.core.errors import InvalidInput
+from wfe.core.lock import lock_name
 from wfe.core.policy import Policy
 from wfe.kube import errors
 from wfe.kube.client import Client, KubeObject
@@ -32,6 +34,7 @@ __all__ = [
     "HISTORY_PHASES",
     "InspectError",
     "hypothetical",
+    "ledger",
     "list_wfes",
     "lock_target",
     "observe",
@@ -156,13 +159,16 @@ async def observe(
     policy: Policy,
     namespaces: Sequence[str | None],
     discovery: KindDiscovery | None = None,
+    objects: Sequence[KubeObject] | None = None,
 ) -> explain.Observed:
-    """What the controller would look at to decide about `obj`."""
+    """What the controller would look at to decide about `obj` (`objects`: the
+    WorkflowExecutions already listed, else they are listed now)."""
     try:
         record = history.record_from_object(obj)
     except InvalidInput as exc:
         raise InspectError(f"the controller cannot read it either: {exc}") from exc
-    objects = await list_wfes(client, namespaces)
+    if objects is None:
+        objects = await list_wfes(client, namespaces)
     others = [
         r
         for r in peers_on(objects, record.target)
@@ -193,6 +199,67 @@ async def observe(
         lock_completion=evidence.completion_time if evidence else None,
         kinds=catalog,
     )
+
+
+async def ledger(
+    client: Client, *, policy: Policy, namespaces: Sequence[str | None], now: datetime
+) -> list[ledger_rows.LedgerRow]:
+    """One row per target that has a lock PipelineRun or a Running, Completed or Failed
+    WorkflowExecution, unless it is free and nothing about its lock is odd."""
+    objects = await list_wfes(client, namespaces)
+    try:
+        listed = await _call(
+            client.list(
+                PIPELINE_RUNS,
+                policy.execution_namespace,
+                label_selector=f"app.kubernetes.io/managed-by={pipelinerun.MANAGED_BY}",
+            ),
+            "list pipelineruns",
+        )
+    except _Absent as exc:
+        raise InspectError("the Tekton PipelineRun API is not served") from exc
+    locks: list[KubeObject] = list(listed.get("items", []))
+    targets: dict[str, None] = {}
+    for obj in objects:
+        raw = (obj.get("spec") or {}).get("targetResource")
+        if isinstance(raw, str) and (obj.get("status") or {}).get("phase") in HISTORY_PHASES:
+            targets[raw] = None
+    unclaimed: list[KubeObject] = []
+    for lock in locks:
+        raw = lock_target(lock)
+        if raw is not None and lock_name(raw) == lock["metadata"].get("name"):
+            targets[raw] = None
+        else:
+            unclaimed.append(lock)  # names no target, or not the lock of the one it names
+    discovery = KindDiscovery(client)
+    rows = []
+    for target in targets:
+        template = next(
+            (
+                o.get("spec")
+                for o in objects
+                if (o.get("spec") or {}).get("targetResource") == target
+            ),
+            None,
+        )
+        obj = hypothetical(target, namespace="default", workflow=None, spec=template)
+        observed = await observe(
+            client, obj, policy=policy, namespaces=namespaces, discovery=discovery, objects=objects
+        )
+        row = ledger_rows.ledger_row(observed, target=target, now=now, policy=policy)
+        if row.state != "free" or row.lock is not None or row.anomalies:
+            rows.append(row)
+    for lock in unclaimed:
+        rows.append(
+            ledger_rows.LedgerRow(
+                target=lock_target(lock) or "-",
+                state="unknown",
+                lock=lock["metadata"].get("name"),
+                lock_state="finished" if status.is_finished(lock) else "running",
+                anomalies=("unclaimed: a lock PipelineRun no target's lock name matches",),
+            )
+        )
+    return rows
 
 
 def lock_target(lock: KubeObject) -> str | None:

@@ -35,6 +35,7 @@ __all__ = [
     "Observed",
     "clear_command",
     "explain",
+    "plain",
     "to_rfc3339",
 ]
 
@@ -110,7 +111,7 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for json/yaml output (times as RFC 3339 UTC)."""
-        out: dict[str, Any] = _plain(dataclasses.asdict(self))
+        out: dict[str, Any] = plain(dataclasses.asdict(self))
         return out
 
 
@@ -472,11 +473,12 @@ def _iso(when: datetime | None) -> str:
     return format_time(when) if when else "-"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Plain data for output: times as RFC 3339 UTC."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return _iso(value)
     return value
