@@ -123,6 +123,103 @@ def _clear_block(
     typer.echo(message)
 
 
+def _settings(config_file: Path | None, overrides: list[str]) -> config.Settings:
+    """The controller's settings (file, environment, `--set`), as `wfe run` would load them."""
+    flags: dict[str, object] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or key.replace("-", "_") not in config.Settings.model_fields:
+            typer.echo(f"error: --set {item!r}: expected name=value with a known setting", err=True)
+            raise typer.Exit(2)
+        flags[key.replace("-", "_")] = value
+    try:
+        return config.load_settings(config_file=config_file, flags=flags)
+    except config.ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _check_output(output: str) -> None:
+    if output not in ("table", "json", "yaml"):
+        typer.echo(f"error: -o {output!r}: expected table, json or yaml", err=True)
+        raise typer.Exit(2)
+
+
+_SETTINGS_HELP = "Controller settings as name=value (as `wfe run --set`); repeatable."
+
+
+@app.command("explain")
+def _explain(
+    name: str | None = typer.Argument(None, help="An existing WorkflowExecution."),
+    namespace: str = typer.Option("default", "--namespace", "-n"),
+    target_resource: str | None = typer.Option(
+        None, "--target", help="Explain a hypothetical WorkflowExecution on this target."
+    ),
+    workflow: str | None = typer.Option(None, help="Its workflowId (with --target)."),
+    filename: Path | None = typer.Option(
+        None, "--filename", "-f", help="Explain this WorkflowExecution manifest (not applied)."
+    ),
+    output: str = typer.Option("table", "--output", "-o", help="table|json|yaml."),
+    kubeconfig: Path | None = typer.Option(None),
+    config_file: Path | None = typer.Option(None, "--config", help="The controller's settings."),
+    overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
+) -> None:
+    """What the controller would do with a WorkflowExecution now, by which rule, until when."""
+    from wfe.cli import explain as explain_cli
+    from wfe.cli.cluster import user_errors
+
+    _check_output(output)
+    if sum(x is not None for x in (name, target_resource, filename)) != 1:
+        typer.echo("error: give exactly one of NAME, --target, -f", err=True)
+        raise typer.Exit(2)
+    settings = _settings(config_file, overrides)
+    with user_errors():
+        manifest = explain_cli.load_manifest(filename) if filename else None
+        ex = asyncio.run(
+            explain_cli.explain_command(
+                name=name,
+                namespace=namespace,
+                target=target_resource,
+                workflow=workflow,
+                manifest=manifest,
+                policy=settings.policy(),
+                namespaces=[settings.watch_namespace],
+                kubeconfig=kubeconfig,
+            )
+        )
+    typer.echo(explain_cli.render_explanation(ex, output), nl=False)
+
+
+@app.command("locks")
+def _locks(
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Only targets in this namespace."
+    ),
+    target_resource: str | None = typer.Option(None, "--target", help="Only this target."),
+    sort: str = typer.Option("target", help="Sort by this column (see -o json's keys)."),
+    output: str = typer.Option("table", "--output", "-o", help="table|json|yaml."),
+    kubeconfig: Path | None = typer.Option(None),
+    config_file: Path | None = typer.Option(None, "--config", help="The controller's settings."),
+    overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
+) -> None:
+    """The per-target safety ledger: every target held, cooling, backing off or blocked."""
+    from wfe.cli import explain as explain_cli
+    from wfe.cli.cluster import user_errors
+
+    _check_output(output)
+    settings = _settings(config_file, overrides)
+    with user_errors():
+        rows = asyncio.run(
+            explain_cli.locks_command(
+                policy=settings.policy(),
+                namespaces=[settings.watch_namespace],
+                kubeconfig=kubeconfig,
+            )
+        )
+        rows = explain_cli.select(rows, namespace=namespace, target=target_resource, sort=sort)
+    typer.echo(explain_cli.render_ledger(rows, output), nl=False)
+
+
 @app.command("demo")
 def _demo() -> None:
     """Run the controller on a local control plane through a scripted incident."""

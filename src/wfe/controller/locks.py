@@ -46,7 +46,7 @@ from wfe.kube.informer import Informer
 from wfe.observability.recorder import Recorder
 from wfe.tekton import status
 
-__all__ = ["PROPAGATION", "Locks", "Taken", "is_owned"]
+__all__ = ["PROPAGATION", "Locks", "Taken", "existing_lock", "is_owned", "lock_seen"]
 
 PROPAGATION = "Background"
 _CREATE_ATTEMPTS = 3
@@ -63,7 +63,8 @@ class _Again(enum.Enum):
     AGAIN = "again"
 
 
-def _existing(pipeline_run: Mapping[str, Any]) -> contention.ExistingLock:
+def existing_lock(pipeline_run: Mapping[str, Any]) -> contention.ExistingLock:
+    """The core's view of a lock PipelineRun (owner, finished, being deleted)."""
     meta = pipeline_run.get("metadata") or {}
     return contention.ExistingLock(
         labels=meta.get("labels") or {},
@@ -75,13 +76,24 @@ def _existing(pipeline_run: Mapping[str, Any]) -> contention.ExistingLock:
 
 def is_owned(pipeline_run: Mapping[str, Any], record: history.WfeRecord) -> bool:
     """Whether `pipeline_run` records `record` (name, namespace, uid) as its owner."""
-    lock = _existing(pipeline_run)
+    lock = existing_lock(pipeline_run)
     return contention.owned_by(
         lock.labels,
         namespace=record.namespace,
         name=record.name,
         annotations=lock.annotations,
         uid=record.uid,
+    )
+
+
+def lock_seen(
+    found: Mapping[str, Any] | None, record: history.WfeRecord, *, confirmed: bool
+) -> LockSeen:
+    """What `found` (the record's lock as read, None if absent) tells `core.pending`."""
+    if found is None or not is_owned(found, record):
+        return LockSeen(ours=False, confirmed=confirmed)
+    return LockSeen(
+        ours=True, started=status.read_evidence(found, []).start_time, confirmed=confirmed
     )
 
 
@@ -117,11 +129,7 @@ class Locks:
         if record.lock is None:
             return LockSeen(ours=False, confirmed=confirm)
         found = await self._read(record.lock) if confirm else self.cached(record.lock)
-        if found is None or not is_owned(found, record):
-            return LockSeen(ours=False, confirmed=confirm)
-        return LockSeen(
-            ours=True, started=status.read_evidence(found, []).start_time, confirmed=confirm
-        )
+        return lock_seen(found, record, confirmed=confirm)
 
     async def own(self, record: history.WfeRecord, name: str) -> Mapping[str, Any] | None:
         """PipelineRun `name` if it is `record`'s; the API server is asked before "gone"."""
@@ -185,7 +193,7 @@ class Locks:
         found = await self._read(run.lock)
         if found is None:
             return _Again.AGAIN  # released between our create and our read
-        existing = _existing(found)
+        existing = existing_lock(found)
         owner = await self._read_owner(existing)
         resolution = contention.resolve_existing(
             record, existing, owner, now=now, policy=self._policy
