@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from wfe.api.enums import Phase
 from wfe.api.models import API_VERSION, KIND
 from wfe.controller.discovery import KindDiscovery
 from wfe.controller.errors import Retry
@@ -45,7 +44,7 @@ __all__ = [
 
 # The phases that can hold, cool or block a target: the same filter the reconciler applies to
 # its target index before deciding (docs/architecture.md, "Deciding").
-HISTORY_PHASES = frozenset({Phase.RUNNING.value, Phase.COMPLETED.value, Phase.FAILED.value})
+HISTORY_PHASES = history.HISTORY_PHASES
 # A tagged image is pinned (docs/api.md): a hypothetical spec passes validation on its own.
 _HYPOTHETICAL_IMAGE = "explain.invalid/hypothetical:0"
 

@@ -54,7 +54,6 @@ __all__ = ["TARGET_INDEX", "TASK_RUN_INDEX", "Reconciler", "Result"]
 
 TARGET_INDEX = "target"
 TASK_RUN_INDEX = "pipelineRun"
-_HISTORY_PHASES = frozenset({Phase.RUNNING.value, Phase.COMPLETED.value, Phase.FAILED.value})
 # Bounds on per-object memory (uids of objects deleted meanwhile are never looked up again).
 _MAX_WAITING = 10_000
 _MAX_REFUSALS = 10_000
@@ -167,7 +166,7 @@ class Reconciler:
             # Only Running, Completed and Failed ones can hold, cool or block the target;
             # skipping the rest unparsed keeps a storm of Skipped objects from making each
             # decision cost O(storm).
-            if (other.get("status") or {}).get("phase") not in _HISTORY_PHASES:
+            if (other.get("status") or {}).get("phase") not in history.HISTORY_PHASES:
                 continue
             try:
                 out.append(history.record_from_object(other))

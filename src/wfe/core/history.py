@@ -25,12 +25,16 @@ from wfe.core.target import Target, parse_target
 
 __all__ = [
     "FINALIZER",
+    "HISTORY_PHASES",
     "WfeRecord",
     "most_recent_terminal",
     "record_from_object",
     "running_on_target",
 ]
 
+# The phases in which a WorkflowExecution can hold, cool or block its target: the only ones a
+# decision reads (a storm's Skipped objects are passed over unparsed).
+HISTORY_PHASES = frozenset({Phase.RUNNING.value, Phase.COMPLETED.value, Phase.FAILED.value})
 # Added only after the lock was taken (docs/architecture.md, "No run without a trace").
 FINALIZER = "kubernaut.ai/workflowexecution-cleanup"
 
