@@ -55,6 +55,12 @@ CASES: dict[Scenario, tuple[str, float, float | None]] = {
     Scenario.RESOLUTION_FAILED: ("resolution_failed", 2 * D, None),
     Scenario.PIPELINERUN_TIMEOUT: ("pipelinerun_timeout", 700.0, None),  # timeout 10m0s
     Scenario.CANCELLED: ("cancelled", 0.5 * D, 0.3 * D),  # during the first task
+    Scenario.STEP_TIMEOUT: ("step_timeout", 2 * D, None),
+    Scenario.EXCEEDED_NODE_RESOURCES: ("exceeded_node_resources", 2 * D, None),
+    Scenario.UNSCHEDULABLE: ("unschedulable", 1300.0, None),  # timeout 20m0s
+    Scenario.MISSING_SERVICE_ACCOUNT: ("missing_service_account", 2 * D, None),
+    Scenario.PIPELINERUN_TIMEOUT_PULL_PENDING: ("pipelinerun_timeout_pull_pending", 700.0, None),
+    Scenario.CREATE_CONTAINER_CONFIG_ERROR: ("create_container_config_error", 2 * D, None),
 }
 
 
@@ -64,25 +70,21 @@ NO_SCENARIO = frozenset(
     {
         "completed_with_skipped_task",
         "couldnt_get_task",
-        "create_container_config_error",
         "create_container_error",
         "create_run_failed",
         "dry_run_validation_failed",
-        "exceeded_node_resources",
         "failure_ignored",
         "init_container_failed",
         "init_container_oomkilled",
         "invalid_pipeline_result_reference",
         "invalid_task_result_reference",
         "matrix_parameter_type",
-        "missing_service_account",
         "missing_task_result",
         "optional_workspace_required",
         "param_array_index_out_of_bounds",
         "parameter_type_mismatch",
         "pipeline_result_missing",
         "pipeline_verification_failed",
-        "pipelinerun_timeout_pull_pending",
         "pod_evicted",
         "pod_rejected_by_kubelet",
         "requests_exceed_limits",
@@ -93,9 +95,7 @@ NO_SCENARIO = frozenset(
         "step_action_not_found",
         "step_on_error_continue",
         "step_start_error",
-        "step_timeout",
         "stop_sidecar_failed",
-        "unschedulable",
         "workspace_not_bound",
     }
 )
@@ -231,7 +231,12 @@ def test_image_pull_waits_then_fails() -> None:
 
 @pytest.mark.parametrize(
     "scenario",
-    [Scenario.PIPELINERUN_TIMEOUT, Scenario.CANCELLED, Scenario.EXCEEDED_QUOTA],
+    [
+        Scenario.PIPELINERUN_TIMEOUT,
+        Scenario.CANCELLED,
+        Scenario.EXCEEDED_QUOTA,
+        Scenario.UNSCHEDULABLE,
+    ],
     ids=lambda s: s.value,
 )
 def test_never_ending_runs_wait_for_the_pipeline_timeout(scenario: Scenario) -> None:
@@ -249,6 +254,37 @@ def test_never_ending_runs_wait_for_the_pipeline_timeout(scenario: Scenario) -> 
     assert last["spec"]["status"] == "TaskRunCancelled"
     assert last["spec"]["statusMessage"] == shapes.TASKRUN_CANCELLED_BY_TIMEOUT
     assert last["status"]["conditions"][0]["reason"] == "TaskRunCancelled"
+
+
+def test_a_pull_pending_at_the_pipeline_timeout_stays_pending() -> None:
+    """timeout.go patches spec.status; the simulated TaskRun reconciler never catches up."""
+    pr = request(load("succeeded"), timeouts={"pipeline": "2m30s"})
+    scenario = Scenario.PIPELINERUN_TIMEOUT_PULL_PENDING
+    pending = run(scenario, pr, 149.0)
+    assert not pending.done
+    state = run(scenario, pr, 151.0)
+    assert state.done
+    assert state.next_change is None
+    assert state.status["conditions"][0]["reason"] == "PipelineRunTimeout"
+    (task_run,) = state.task_runs
+    assert task_run["spec"]["status"] == "TaskRunCancelled"
+    assert task_run["spec"]["statusMessage"] == shapes.TASKRUN_CANCELLED_BY_TIMEOUT
+    assert task_run["status"] == pending.task_runs[0]["status"]
+    assert task_run["status"]["conditions"][0]["status"] == "Unknown"
+    assert run(scenario, pr, 5000.0).task_runs == state.task_runs
+
+
+def test_a_step_timeout_skips_the_next_step_and_the_next_task() -> None:
+    pr = request(load("succeeded"))
+    running = run(Scenario.STEP_TIMEOUT, pr, 0.5 * D)
+    (apply,) = running.task_runs
+    assert [s["name"] for s in apply["status"]["steps"]] == ["apply", "wait-ready"]
+    assert all("running" in s for s in apply["status"]["steps"])
+    assert apply["spec"]["taskSpec"]["steps"][0]["timeout"] == "1m30s"  # (D - D/10) = 90 s
+    (done,) = run(Scenario.STEP_TIMEOUT, pr, D).task_runs
+    steps = done["status"]["steps"]
+    assert [s.get("terminationReason") for s in steps] == ["TimeoutExceeded", "Skipped"]
+    assert done["spec"]["timeout"] == "1h0m0s"  # the step's timeout, not the TaskRun's
 
 
 def test_timeout_is_printed_the_way_go_prints_it() -> None:

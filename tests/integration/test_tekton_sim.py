@@ -66,6 +66,12 @@ SCENARIOS: dict[Scenario, tuple[str, str, str]] = {
     Scenario.RESOLUTION_FAILED: ("resolution_failed", "3", "1h0m0s"),
     Scenario.PIPELINERUN_TIMEOUT: ("pipelinerun_timeout", "3", "6s"),
     Scenario.CANCELLED: ("cancelled", "10", "1h0m0s"),  # cancelled during its first task
+    Scenario.STEP_TIMEOUT: ("step_timeout", "3", "1h0m0s"),
+    Scenario.EXCEEDED_NODE_RESOURCES: ("exceeded_node_resources", "3", "1h0m0s"),
+    Scenario.UNSCHEDULABLE: ("unschedulable", "3", "6s"),
+    Scenario.MISSING_SERVICE_ACCOUNT: ("missing_service_account", "3", "1h0m0s"),
+    Scenario.PIPELINERUN_TIMEOUT_PULL_PENDING: ("pipelinerun_timeout_pull_pending", "3", "6s"),
+    Scenario.CREATE_CONTAINER_CONFIG_ERROR: ("create_container_config_error", "3", "1h0m0s"),
 }
 
 

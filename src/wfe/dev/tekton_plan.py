@@ -33,6 +33,7 @@ from wfe.dev.tekton_shapes import Json
 
 __all__ = [
     "CONFIG_SCENARIOS",
+    "STEP_AFTER_TIMEOUT",
     "TASKS",
     "Life",
     "Outcome",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 TASKS = ("apply", "verify")
+STEP_AFTER_TIMEOUT = "wait-ready"
 _RESOLVE_SHARE = 0.1
 _DEFAULT_TIMEOUT = 3600.0  # config-defaults default-timeout-minutes: 60
 _SCRIPT = "#!/bin/sh\n# Simulated by wfe.dev.tekton_sim: no container runs.\nexit 0\n"
@@ -66,6 +68,12 @@ class Scenario(StrEnum):
     RESOLUTION_FAILED = "resolution_failed"
     PIPELINERUN_TIMEOUT = "pipelinerun_timeout"
     CANCELLED = "cancelled"
+    STEP_TIMEOUT = "step_timeout"
+    EXCEEDED_NODE_RESOURCES = "exceeded_node_resources"
+    UNSCHEDULABLE = "unschedulable"
+    MISSING_SERVICE_ACCOUNT = "missing_service_account"
+    PIPELINERUN_TIMEOUT_PULL_PENDING = "pipelinerun_timeout_pull_pending"
+    CREATE_CONTAINER_CONFIG_ERROR = "create_container_config_error"
 
 
 class Outcome(Enum):
@@ -82,12 +90,28 @@ class Outcome(Enum):
     ERR_IMAGE_PULL = "err-image-pull"
     QUOTA = "quota"
     HANG = "hang"
+    STEP_TIMEOUT = "step-timeout"
+    NODE_RESOURCES = "node-resources"
+    UNSCHEDULABLE = "unschedulable"
+    NO_SERVICE_ACCOUNT = "no-service-account"
+    PULL_PENDING = "pull-pending"
+    CONFIG_ERROR = "config-error"
 
 
 CONFIG_SCENARIOS = frozenset(
     {Scenario.INVALID_PARAM, Scenario.INVALID_PARAM_VALUE, Scenario.RESOLUTION_FAILED}
 )
-_NEVER_ENDS = {Outcome.HANG, Outcome.QUOTA, Outcome.ERR_IMAGE_PULL}
+_NEVER_ENDS = {
+    Outcome.HANG,
+    Outcome.QUOTA,
+    Outcome.ERR_IMAGE_PULL,
+    Outcome.UNSCHEDULABLE,
+    Outcome.PULL_PENDING,
+}
+# Fail in the reconcile that creates their TaskRun (no pod, or a pod failed at once).
+_FAIL_AT_ONCE = {Outcome.FORBIDDEN, Outcome.NO_SERVICE_ACCOUNT, Outcome.CONFIG_ERROR}
+# Ended by the pipeline task's own timeout (TaskRun spec.timeout).
+_TASK_TIMEOUT = {Outcome.TIMEOUT, Outcome.NODE_RESOURCES}
 _PLANS: Mapping[Scenario, tuple[Outcome, ...]] = {
     Scenario.SUCCESS: (Outcome.SUCCEED, Outcome.SUCCEED),
     Scenario.SECOND_TASK_FAILED: (Outcome.SUCCEED, Outcome.EXIT_1),
@@ -101,6 +125,12 @@ _PLANS: Mapping[Scenario, tuple[Outcome, ...]] = {
     Scenario.EXCEEDED_QUOTA: (Outcome.QUOTA,),
     Scenario.PIPELINERUN_TIMEOUT: (Outcome.SUCCEED, Outcome.HANG),
     Scenario.CANCELLED: (Outcome.SUCCEED, Outcome.HANG),
+    Scenario.STEP_TIMEOUT: (Outcome.STEP_TIMEOUT,),
+    Scenario.EXCEEDED_NODE_RESOURCES: (Outcome.NODE_RESOURCES,),
+    Scenario.UNSCHEDULABLE: (Outcome.UNSCHEDULABLE,),
+    Scenario.MISSING_SERVICE_ACCOUNT: (Outcome.NO_SERVICE_ACCOUNT,),
+    Scenario.PIPELINERUN_TIMEOUT_PULL_PENDING: (Outcome.PULL_PENDING,),
+    Scenario.CREATE_CONTAINER_CONFIG_ERROR: (Outcome.CONFIG_ERROR,),
 }
 
 
@@ -116,7 +146,7 @@ class Life:
     @property
     def visible(self) -> float:
         """When the TaskRun exists: a refused pod fails it in the reconcile that creates it."""
-        if self.outcome is Outcome.FORBIDDEN and self.end is not None:
+        if self.outcome in _FAIL_AT_ONCE and self.end is not None:
             return self.end
         return self.begin
 
@@ -128,10 +158,15 @@ class Life:
         return self.begin + (self.end - self.begin) / 2
 
     @property
+    def span(self) -> str:
+        """How long the TaskRun runs, as a Go duration (a timeout that ends it at ``end``)."""
+        return shapes.go_duration(max((self.end or self.begin) - self.begin, 1))
+
+    @property
     def timeout(self) -> str:
         """The TaskRun's ``spec.timeout``: the pipeline task's timeout, else the 1h default."""
-        if self.outcome is Outcome.TIMEOUT and self.end is not None:
-            return shapes.go_duration(max(self.end - self.begin, 1))
+        if self.outcome in _TASK_TIMEOUT and self.end is not None:
+            return self.span
         return "1h0m0s"
 
 
@@ -305,12 +340,25 @@ def _lives(
 
 
 def task_spec(timeline: Timeline, task: str) -> Json:
-    """The simulated Task: the PipelineRun's params, one step that runs nothing."""
+    """The simulated Task: the PipelineRun's params, one step that runs nothing.
+
+    The first task of ``step_timeout`` has a second step (``wait-ready``, skipped after the
+    first timed out) and a step ``timeout``; that of ``exceeded_node_resources`` requests more
+    than any node has (tests/core/tekton_corpus).
+    """
     spec: Json = {"params": [{"name": p, "type": "string"} for p in sorted(timeline.params)]}
     if task == TASKS[0] and timeline.scenario is Scenario.TRICKY_WORDS:
         spec["results"] = [{"name": "summary", "type": "string"}]
+    step: Json = {"name": task, "image": shapes.STEP_IMAGE, "computeResources": {}}
+    steps = [step]
+    first = timeline.lives[0] if task == TASKS[0] and timeline.lives else None
+    if first is not None and first.outcome is Outcome.STEP_TIMEOUT:
+        step["timeout"] = first.span
+        steps.append({"name": STEP_AFTER_TIMEOUT, "image": shapes.STEP_IMAGE})
+    if first is not None and first.outcome is Outcome.NODE_RESOURCES:
+        step["computeResources"] = {"requests": {"cpu": "6", "memory": "24Gi"}}
     spec["steps"] = [
-        {"name": task, "image": shapes.STEP_IMAGE, "computeResources": {}, "script": _SCRIPT}
+        {**s, "computeResources": s.get("computeResources", {}), "script": _SCRIPT} for s in steps
     ]
     return spec
 
@@ -335,8 +383,9 @@ def pipeline_spec(timeline: Timeline, *, substituted: bool) -> Json:
         }
         if index:
             entry["runAfter"] = [TASKS[index - 1]]
-        if index == 0 and timeline.scenario is Scenario.TASKRUN_TIMEOUT and timeline.lives:
-            entry["timeout"] = timeline.lives[0].timeout
+        lives = timeline.lives
+        if index == 0 and lives and lives[0].outcome in _TASK_TIMEOUT:
+            entry["timeout"] = lives[0].timeout
         tasks.append(entry)
     return {
         "params": [{"name": p, "type": "string"} for p in sorted(timeline.params)],

@@ -299,10 +299,12 @@ def _config_failure(tl: Timeline, status: Json) -> Json:
             [*spec["params"], {"name": _MISSING_PARAMETER, "type": "string"}],
             key=lambda p: str(p["name"]),
         )
+        # ValidateRequiredParametersProvided returns a user error (LabelUserError): the
+        # "[User error] " prefix, and its own "pipelineRun missing parameters".
         reason = "ParameterMissing"
         text = (
-            f"PipelineRun {ns}/{name} is missing some parameters required by Pipeline "
-            f"{ns}/{pipeline}: PipelineRun missing parameters: [{_MISSING_PARAMETER}]"
+            f"[User error] PipelineRun {ns}/{name} is missing some parameters required by "
+            f"Pipeline {ns}/{pipeline}: pipelineRun missing parameters: [{_MISSING_PARAMETER}]"
         )
     else:
         ours = (SCENARIO_PARAMETER, DURATION_PARAMETER)  # the simulator's, not the workflow's

@@ -12,6 +12,7 @@ Nothing here does I/O or reads a clock; times are passed in.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -33,10 +34,12 @@ __all__ = [
     "condition",
     "done_message",
     "go_duration",
+    "go_quote",
     "pod_name",
     "resolution_request_name",
     "running_message",
     "step_never_started",
+    "step_prepared",
     "step_running",
     "step_synthetic_end",
     "step_terminated",
@@ -44,6 +47,7 @@ __all__ = [
     "task_run_name",
     "task_run_object",
     "timestamp",
+    "with_previous",
 ]
 
 Json = dict[str, Any]
@@ -76,8 +80,13 @@ FEATURE_FLAGS: Mapping[str, Any] = {
     "maxResultSize": 4096,
     "coschedule": "workspaces",
 }
-# Prior TaskRun reasons that appendPreviousConditionContext (taskrun.go) does not repeat.
-_UNREMARKABLE = {"Started", "Running", "Pending"}
+# Prior TaskRun reasons that appendPreviousConditionContext (taskrun.go) does not repeat: the
+# generic progress ones. Pending (a pod not scheduled) is kept (tests/core/tekton_corpus
+# unschedulable).
+_UNREMARKABLE = {"Started", "Running", "TaskRunPending"}
+# Since v1.10 taskspec.go GetStepActionsData records every step as {name, provenance: {}} when
+# the TaskRun is prepared; that empty provenance stays in each step state.
+_PROVENANCE: Mapping[str, Any] = {}
 
 
 def timestamp(at: datetime) -> str:
@@ -122,10 +131,19 @@ def cancelled_message(
     task_run: str, status_message: str, previous: Mapping[str, Any] | None
 ) -> str:
     """taskrun.go: ``"TaskRun %q was cancelled. %s"`` + appendPreviousConditionContext."""
-    message = f'TaskRun "{task_run}" was cancelled. {status_message}'
+    return with_previous(f'TaskRun "{task_run}" was cancelled. {status_message}', previous)
+
+
+def with_previous(message: str, previous: Mapping[str, Any] | None) -> str:
+    """taskrun.go appendPreviousConditionContext (v1.15): ``"\\nPrevious status: [%s] %s"``."""
     if previous and previous.get("reason") not in _UNREMARKABLE and previous.get("message"):
         message += f"\nPrevious status: [{previous['reason']}] {previous['message']}"
     return message
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` of a printable ASCII string (what JSON's escaping gives for it)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def child_references(pipeline_run: str, tasks: Iterable[str]) -> list[Json]:
@@ -173,7 +191,13 @@ def step_running(step: str, started: datetime) -> Json:
         "name": step,
         "container": f"step-{step}",
         "imageID": STEP_IMAGE_ID,
+        "provenance": dict(_PROVENANCE),
     }
+
+
+def step_prepared(step: str) -> Json:
+    """A step with no container status (no pod, or a pod never scheduled): as prepared."""
+    return {"name": step, "provenance": dict(_PROVENANCE)}
 
 
 def step_waiting(step: str, reason: str, message: str) -> Json:
@@ -182,6 +206,7 @@ def step_waiting(step: str, reason: str, message: str) -> Json:
         "waiting": {"reason": reason, "message": message},
         "name": step,
         "container": f"step-{step}",
+        "provenance": dict(_PROVENANCE),
     }
 
 
@@ -214,6 +239,7 @@ def step_terminated(
         "name": step,
         "container": f"step-{step}",
         "imageID": STEP_IMAGE_ID,
+        "provenance": dict(_PROVENANCE),
     }
     if termination_reason:
         state["terminationReason"] = termination_reason
@@ -226,9 +252,10 @@ def step_synthetic_end(
     """taskrun.go terminateStepsInPod: Tekton deleted the pod of a running or waiting step.
 
     A waiting step gets the TaskRun's creation time as ``startedAt`` (the CRD forbids null).
-    The exit code 1 and that start time are Tekton's, not the step's.
+    The exit code 1 and that start time are Tekton's, not the step's. A terminated step, and
+    one with no container state (the pod was never scheduled), is left as it is.
     """
-    if "terminated" in state:
+    if "running" not in state and "waiting" not in state:
         return dict(state)
     running = state.get("running")
     started = running.get("startedAt") if isinstance(running, Mapping) else None
@@ -245,6 +272,7 @@ def step_synthetic_end(
     }
     if "imageID" in state:
         new["imageID"] = state["imageID"]
+    new["provenance"] = dict(_PROVENANCE)
     new["terminationReason"] = reason
     return new
 
@@ -253,7 +281,7 @@ def step_never_started(
     step: str, *, reason: str, pod: str, created: datetime, at: datetime
 ) -> Json:
     """terminateStepsInPod on a waiting step: ``startedAt`` is the TaskRun's creation time."""
-    waiting = {"waiting": {}, "name": step, "container": f"step-{step}"}
+    waiting: Json = {"waiting": {}, "name": step, "container": f"step-{step}"}
     return step_synthetic_end(waiting, reason=reason, pod=pod, at=at, created=created)
 
 
