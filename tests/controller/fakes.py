@@ -35,7 +35,8 @@ from kubernetes_asyncio.client import ApiClient
 from wfe.api.models import format_time
 from wfe.core.kinds import BUILTIN_KINDS, ServedKind
 from wfe.kube import errors
-from wfe.kube.client import Client, Discovery, KubeObject, Resource
+from wfe.kube.client import Client, KubeObject, Resource
+from wfe.kube.discovery import Discovery
 from wfe.kube.informer import Informer, object_key
 from wfe.observability.audit import AuditEvent
 from wfe.observability.events import EventPublisher

@@ -9,7 +9,7 @@ from wfe.controller.discovery import KindDiscovery, catalog_from_discovery
 from wfe.controller.errors import Retry
 from wfe.core.kinds import BUILTIN_KINDS, ServedKind
 from wfe.kube import errors
-from wfe.kube.client import Discovery
+from wfe.kube.discovery import Discovery
 
 GADGET = ServedKind(
     kind="Gadget",

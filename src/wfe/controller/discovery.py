@@ -19,7 +19,8 @@ import structlog
 from wfe.controller.errors import Retry
 from wfe.core.kinds import KindCatalog, ServedKind
 from wfe.kube import errors
-from wfe.kube.client import Client, Discovery
+from wfe.kube.client import Client
+from wfe.kube.discovery import Discovery
 
 __all__ = ["KindDiscovery", "catalog_from_discovery"]
 

@@ -20,7 +20,6 @@ Traps handled here, once:
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import collections
 import json
@@ -33,6 +32,7 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from wfe.kube import discovery
 from wfe.kube.errors import ApiError, api_error, error_from_response
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "LEASES",
     "MERGE_PATCH",
     "Client",
-    "Discovery",
     "KubeObject",
     "Resource",
 ]
@@ -391,14 +390,14 @@ class Client:
 
     # -- discovery ---------------------------------------------------------------------------
 
-    async def discover(self) -> Discovery:
+    async def discover(self) -> discovery.Discovery:
         """Every resource list the server serves (core and every group version, concurrently).
 
         Raises:
             ApiError: the group listing itself failed (one group version failing is reported
                 in :attr:`Discovery.failed` instead).
         """
-        return await _discover(self)
+        return await discovery.discover(self)
 
     async def has_api(self, group_version: str, plural: str) -> bool:
         """Whether the server serves ``plural`` in ``group_version`` (``tekton.dev/v1``, ``v1``).
@@ -415,40 +414,6 @@ class Client:
             raise
         resources = listing.get("resources", []) if isinstance(listing, dict) else []
         return any(r.get("name") == plural for r in resources)
-
-
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """What the server serves: one APIResourceList per group version, and the group versions
-    whose listing failed (an aggregated API that is down), so a caller can tell "not served"
-    from "could not ask"."""
-
-    resource_lists: tuple[KubeObject, ...]
-    failed: tuple[str, ...]
-
-
-async def _discover(client: Client) -> Discovery:
-    core = await client._call("GET", "/api")
-    group_versions = [f"{v}" for v in (core.get("versions") or []) if isinstance(v, str)]
-    groups = await client._call("GET", "/apis")
-    for group in groups.get("groups") or []:
-        for version in group.get("versions") or []:
-            gv = version.get("groupVersion")
-            if isinstance(gv, str):
-                group_versions.append(gv)
-
-    async def listing(gv: str) -> KubeObject | None:
-        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
-        try:
-            found: KubeObject = await client._call("GET", path)
-        except ApiError:
-            return None
-        return found
-
-    found = await asyncio.gather(*(listing(gv) for gv in group_versions))
-    lists = tuple(f for f in found if isinstance(f, dict))
-    failed = tuple(gv for gv, f in zip(group_versions, found, strict=True) if f is None)
-    return Discovery(resource_lists=lists, failed=failed)
 
 
 def _decode_event(line: bytes) -> KubeObject:

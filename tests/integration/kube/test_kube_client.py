@@ -295,3 +295,16 @@ async def test_rbac_denial_is_forbidden(
     async with contextlib.aclosing(events):
         with pytest.raises(errors.Forbidden):
             await anext(events)
+
+
+async def test_discovery_lists_every_group_version_with_kinds_and_scope(client: Client) -> None:
+    found = await client.discover()
+    assert found.failed == ()
+    by_gv = {r["groupVersion"]: r for r in found.resource_lists}
+    assert {"v1", "apps/v1", "tekton.dev/v1", "kubernaut.ai/v1alpha1"} <= set(by_gv)
+    deployments = next(r for r in by_gv["apps/v1"]["resources"] if r["name"] == "deployments")
+    assert deployments["kind"] == "Deployment"
+    assert deployments["namespaced"] is True
+    assert "deploy" in deployments["shortNames"]
+    nodes = next(r for r in by_gv["v1"]["resources"] if r["name"] == "nodes")
+    assert nodes["namespaced"] is False
