@@ -734,7 +734,7 @@ async def test_a_workflowexecution_that_cannot_start_retries_then_explains_once(
     ]
     st = world.status("a")
     assert st == expected.to_wire()
-    (condition,) = st["conditions"]
+    (condition,) = [c for c in st["conditions"] if c["type"] == "TektonPipelineCreated"]
     assert (condition["type"], condition["status"]) == (starting.START_CONDITION, "False")
     assert world.events.reasons("a") == ["WaitingToStart"]
 
@@ -750,7 +750,8 @@ async def test_a_workflowexecution_that_cannot_start_retries_then_explains_once(
     await world.reconcile("a")
     st = world.status("a")
     assert st["phase"] == "Running"
-    assert "conditions" not in st
+    created = {c["type"]: c for c in st["conditions"]}["TektonPipelineCreated"]
+    assert (created["status"], created["reason"]) == ("True", "PipelineCreated")
 
 
 async def test_a_failed_explanation_write_is_only_logged(world: World) -> None:

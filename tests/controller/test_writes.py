@@ -187,3 +187,19 @@ async def test_retry_if_unchanged_gives_up_after_three_conflicts() -> None:
             obj, WorkflowExecutionStatus(), RUNNING, retry_if_unchanged=True
         )
     assert verbs(client) == ["patch_status", "get", "patch_status", "get", "patch_status"]
+
+
+async def test_a_status_write_records_the_generation_it_was_decided_from() -> None:
+    client = FakeClient()
+    obj = client.put(
+        WORKFLOW_EXECUTIONS,
+        {"metadata": {"name": "a", "namespace": "default", "generation": 3}, "spec": {}},
+    )
+    writer = Writer(client)
+    await writer.status(obj, WorkflowExecutionStatus(), RUNNING)
+    (patch,) = client.actions
+    assert patch.body["status"]["observedGeneration"] == 3
+    # Once recorded, the same status needs no write.
+    recorded = RUNNING.model_copy(update={"observed_generation": 3})
+    await writer.status(obj, recorded, RUNNING)
+    assert len(client.actions) == 1

@@ -22,7 +22,7 @@ from wfe.controller.discovery import KindDiscovery, catalog_from_discovery
 from wfe.controller.manager import _pipeline_run_of, _target_of
 from wfe.controller.reconciler import TARGET_INDEX, TASK_RUN_INDEX, Reconciler, Result
 from wfe.controller.resources import FINALIZER, PIPELINE_RUNS, TASK_RUNS, WORKFLOW_EXECUTIONS
-from wfe.core import decide, history, kinds
+from wfe.core import conditions, decide, history, kinds
 from wfe.core.policy import Policy
 from wfe.kube.client import KubeObject
 from wfe.observability.metrics import Metrics
@@ -83,7 +83,8 @@ def wfe_object(
         "spec": spec(target, **spec_overrides),
     }
     if status is not None:
-        obj["status"] = status.to_wire()
+        # As the controller writes it: with the conditions its phase calls for.
+        obj["status"] = conditions.settle(status, now=created or NOW).to_wire()
     return obj
 
 

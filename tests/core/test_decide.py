@@ -328,3 +328,24 @@ def test_a_lock_refused_by_the_api_server_fails_with_its_words_and_backs_off() -
     assert failed.status.consecutive_failures == 3
     assert failed.status.next_allowed_execution is not None
     assert failed.status.next_allowed_execution > NOW
+
+
+def test_skip_and_block_messages_give_absolute_times_and_the_clearance_command() -> None:
+    cooling = run(record("done", Phase.COMPLETED, finished=NOW - timedelta(minutes=2)))
+    assert isinstance(cooling, Skip)
+    assert "(until 2026-11-27T12:03:00Z)" in cooling.details.message
+    backing_off = run(
+        record(
+            "flaky",
+            Phase.FAILED,
+            finished=NOW - timedelta(minutes=1),
+            ran=False,
+            failures=1,
+            next_allowed=NOW + timedelta(seconds=90),
+        )
+    )
+    assert isinstance(backing_off, Skip)
+    assert "(at 2026-11-27T12:01:30Z)" in backing_off.details.message
+    blocked = run(record("broke", Phase.FAILED, finished=NOW - timedelta(days=1), ran=True))
+    assert isinstance(blocked, Skip)
+    assert 'wfe clear-block broke -n default --reason "' in blocked.details.message

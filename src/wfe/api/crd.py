@@ -107,6 +107,18 @@ def _printer_columns() -> list[dict[str, Any]]:
             "priority": 1,
             "jsonPath": ".status.skipDetails.reason",
         },
+        {
+            "name": "Lock",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".status.pipelineRunRef.name",
+        },
+        {
+            "name": "NextAllowed",
+            "type": "date",
+            "priority": 1,
+            "jsonPath": ".status.nextAllowedExecution",
+        },
     ]
 
 

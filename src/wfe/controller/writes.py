@@ -101,6 +101,11 @@ class Writer:
             Retry: the object changed under us.
         """
         meta = obj["metadata"]
+        # observedGeneration: the spec this status was decided from (tools compare it with
+        # metadata.generation before trusting the conditions).
+        generation = meta.get("generation")
+        if isinstance(generation, int) and new.observed_generation != generation:
+            new = new.model_copy(update={"observed_generation": generation})
         attempts = 3 if retry_if_unchanged else 1
         for attempt in range(attempts):
             patch = status_patch(old.to_wire(), new.to_wire(), meta["resourceVersion"])

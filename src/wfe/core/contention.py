@@ -16,6 +16,7 @@ from datetime import datetime
 
 from wfe.api.enums import Phase, SkipReason
 from wfe.api.models import ConflictingWorkflow, SkipDetails, WorkflowExecutionStatus
+from wfe.core.conditions import settle
 from wfe.core.history import WfeRecord
 from wfe.core.policy import Policy
 from wfe.core.release import release_due
@@ -67,7 +68,8 @@ class Busy:
     @property
     def status(self) -> WorkflowExecutionStatus:
         """The status to write: Skipped, ResourceBusy."""
-        return WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=self.details)
+        skipped = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=self.details)
+        return settle(skipped, now=self.details.skipped_at)
 
 
 @dataclass(frozen=True, slots=True)

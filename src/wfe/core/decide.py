@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from wfe.api.base import format_time
 from wfe.api.enums import FailureReason, Outcome, Phase, SkipReason
 from wfe.api.models import (
     ConflictingWorkflow,
@@ -25,6 +26,7 @@ from wfe.api.models import (
 )
 from wfe.core import summary
 from wfe.core.backoff import next_allowed_execution
+from wfe.core.conditions import settle
 from wfe.core.durations import format_duration
 from wfe.core.errors import Problem
 from wfe.core.history import WfeRecord, most_recent_terminal, running_on_target
@@ -154,7 +156,7 @@ def decide(
         pipeline_run_ref=LocalObjectReference(name=lock),
         consecutive_failures=prior_failures(last),
     )
-    return Run(valid=checked, lock=lock, status=status)
+    return Run(valid=checked, lock=lock, status=settle(status, now=now))
 
 
 def _blocked_by(
@@ -169,7 +171,8 @@ def _blocked_by(
             return _skip(
                 SkipReason.PREVIOUS_EXECUTION_FAILED,
                 f"the last remediation of {target} ({last.key}) failed after it started "
-                "running; the target's state is unknown and a person must clear the block",
+                "running; the target's state is unknown and a person must clear the block: "
+                f"{_clear_command(last)}",
                 last,
                 now=now,
             )
@@ -177,7 +180,8 @@ def _blocked_by(
             return _skip(
                 SkipReason.EXHAUSTED_RETRIES,
                 f"{st.consecutive_failures} consecutive failures on {target} reached the "
-                f"limit of {policy.max_consecutive_failures}; a person must clear the block",
+                f"limit of {policy.max_consecutive_failures}; a person must clear the block: "
+                f"{_clear_command(last)}",
                 last,
                 now=now,
             )
@@ -186,7 +190,8 @@ def _blocked_by(
             return _skip(
                 SkipReason.RECENTLY_REMEDIATED,
                 f"{target} is backing off after {st.consecutive_failures} consecutive "
-                f"failure(s); next attempt allowed in {format_duration(remaining)}",
+                f"failure(s); next attempt allowed in {format_duration(remaining)} (at "
+                f"{format_time(st.next_allowed_execution)})",
                 last,
                 now=now,
                 remaining=format_duration(remaining),
@@ -198,12 +203,16 @@ def _blocked_by(
             return _skip(
                 SkipReason.RECENTLY_REMEDIATED,
                 f"{target} was remediated by {last.key} and is in its cooldown for another "
-                f"{format_duration(remaining)}",
+                f"{format_duration(remaining)} (until {format_time(now + remaining)})",
                 last,
                 now=now,
                 remaining=format_duration(remaining),
             )
     return None
+
+
+def _clear_command(last: WfeRecord) -> str:
+    return f'wfe clear-block {last.name} -n {last.namespace} --reason "<what you checked>"'
 
 
 def _skip(
@@ -231,7 +240,8 @@ def _skip(
 
 
 def _skipped(details: SkipDetails) -> Skip:
-    return Skip(WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=details))
+    status = WorkflowExecutionStatus(phase=Phase.SKIPPED, skip_details=details)
+    return Skip(settle(status, now=details.skipped_at))
 
 
 def _busy(running: WfeRecord, checked: ValidSpec, now: datetime) -> SkipDetails:
@@ -265,7 +275,7 @@ def fail_configuration(invalid: Invalid, prior: int, *, now: datetime, policy: P
         consecutive_failures=failures,
         next_allowed_execution=next_allowed_execution(now, failures, policy),
     )
-    return Fail(status=status, invalid=invalid)
+    return Fail(status=settle(status, now=now), invalid=invalid)
 
 
 def lock_refused(server_message: str, prior: int, *, now: datetime, policy: Policy) -> Fail:
@@ -279,4 +289,4 @@ def lock_refused(server_message: str, prior: int, *, now: datetime, policy: Poli
     status = fail.status.model_copy(
         update={"failure_details": details.model_copy(update={"message": str(problem)})}
     )
-    return Fail(status=status, invalid=fail.invalid)
+    return Fail(status=settle(status, now=now), invalid=fail.invalid)

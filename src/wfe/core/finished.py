@@ -16,6 +16,7 @@ from datetime import datetime
 
 from wfe.api.models import BlockClearance, WorkflowExecutionStatus
 from wfe.core import clearance, release
+from wfe.core.conditions import settle
 from wfe.core.errors import Problem
 from wfe.core.history import WfeRecord
 from wfe.core.lock import LockName
@@ -57,7 +58,7 @@ def plan_finished(
     completed = release.with_completion_time(
         current, pipeline_run_completion=pipeline_run_completion, now=now
     )
-    current = completed or current
+    current = settle(completed or current, now=now)
     changed = current if current != record.status else None
     step = release.lock_step(current, now, policy)
     due: LockName | None = None
@@ -73,4 +74,4 @@ def released(status: WorkflowExecutionStatus, *, now: datetime) -> WorkflowExecu
     """The status once its lock is deleted: `lockReleasedAt` set, once."""
     if status.lock_released_at is not None:
         return status
-    return status.model_copy(update={"lock_released_at": now})
+    return settle(status.model_copy(update={"lock_released_at": now}), now=now)

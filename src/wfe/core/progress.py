@@ -14,6 +14,7 @@ from wfe.api.enums import FailureReason, Phase
 from wfe.api.models import FailureDetails, PipelineRunStatusSummary, WorkflowExecutionStatus
 from wfe.core import summary
 from wfe.core.backoff import next_allowed_execution
+from wfe.core.conditions import settle
 from wfe.core.durations import format_duration
 from wfe.core.failure import RunEvidence, analyse
 from wfe.core.policy import Policy
@@ -40,7 +41,7 @@ def observe(
     if status.phase is not Phase.RUNNING:
         return Observation(status, None)
     if evidence is None:
-        return Observation(_deleted(status, now), Phase.FAILED)
+        return Observation(settle(_deleted(status, now), now=now), Phase.FAILED)
     mirror = PipelineRunStatusSummary(
         status={True: "True", False: "False", None: "Unknown"}[evidence.succeeded],
         reason=evidence.reason,
@@ -49,7 +50,8 @@ def observe(
         total_tasks=evidence.total_tasks,
     )
     if evidence.succeeded is None:
-        return Observation(status.model_copy(update={"pipeline_run_status": mirror}), None)
+        running = status.model_copy(update={"pipeline_run_status": mirror})
+        return Observation(settle(running, now=now), None)
     finished = evidence.completion_time or now
     started = status.start_time or evidence.start_time or finished
     common = {
@@ -67,9 +69,10 @@ def observe(
                 "failure_details": None,
             }
         )
-        return Observation(done, Phase.COMPLETED)
+        return Observation(settle(done, now=now), Phase.COMPLETED)
     details = analyse(evidence, now=now)
-    return Observation(_failed(status, details, finished, policy, common), Phase.FAILED)
+    failed = _failed(status, details, finished, policy, common)
+    return Observation(settle(failed, now=now), Phase.FAILED)
 
 
 def _failed(

@@ -25,6 +25,7 @@ from wfe.api.models import (
     LocalObjectReference,
     WorkflowExecutionStatus,
 )
+from wfe.core.conditions import settle
 from wfe.core.durations import format_duration
 from wfe.core.lock import LockName
 
@@ -55,12 +56,13 @@ def adopted(
     `started` is the PipelineRun's `status.startTime` when Tekton wrote one, so a run adopted
     after it finished gets its true start (and a true duration once followed to its end).
     """
-    return WorkflowExecutionStatus(
+    status = WorkflowExecutionStatus(
         phase=Phase.RUNNING,
         start_time=min(started, now) if started is not None else now,
         pipeline_run_ref=LocalObjectReference(name=lock),
         consecutive_failures=prior_failures,
     )
+    return settle(status, now=now)
 
 
 def vanished_before_start(
@@ -88,7 +90,7 @@ def vanished_before_start(
             "target resource's state, then clear the block with `wfe clear-block`."
         ),
     )
-    return status.model_copy(
+    failed = status.model_copy(
         update={
             "phase": Phase.FAILED,
             "start_time": status.start_time or now,
@@ -103,6 +105,7 @@ def vanished_before_start(
             "lock_released_at": now,
         }
     )
+    return settle(failed, now=now)
 
 
 def waiting(
@@ -133,4 +136,5 @@ def waiting(
         last_transition_time=now if changed or current is None else current.last_transition_time,
     )
     others = [c for c in status.conditions or () if c.type != START_CONDITION]
-    return status.model_copy(update={"phase": Phase.PENDING, "conditions": [*others, condition]})
+    pending = status.model_copy(update={"phase": Phase.PENDING, "conditions": [*others, condition]})
+    return settle(pending, now=now)

@@ -346,7 +346,7 @@ async def test_a_workflowexecution_that_cannot_start_says_why(
         )
 
     st = await eventually(explained, 30, message="Pending with a condition saying why")
-    (condition,) = st["conditions"]
+    (condition,) = [c for c in st["conditions"] if c["type"] == "TektonPipelineCreated"]
     assert condition["status"] == "False"
     assert condition["reason"]
     assert missing in condition["message"]
