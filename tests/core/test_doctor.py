@@ -64,7 +64,8 @@ def test_bundles_resolver(obj: Any, status: str) -> None:
     verdict = doctor.bundles_resolver(obj, namespace="r", name="resolvers-feature-flags")
     assert verdict.status == status
     if status == "fail":
-        assert verdict.fix is not None and "enable-bundles-resolver" in verdict.fix
+        assert verdict.fix is not None
+        assert "enable-bundles-resolver" in verdict.fix
 
 
 def test_crd_this_build_is_ok_and_digest_ignores_metadata() -> None:
@@ -84,7 +85,8 @@ def test_crd_an_older_schema_fails_naming_the_missing_field() -> None:
     verdict = doctor.crd_matches(older, expected)
     assert verdict.status == "fail"
     assert f"lacks status.{field}" in verdict.message
-    assert verdict.fix is not None and verdict.fix.startswith("wfe crd | kubectl apply")
+    assert verdict.fix is not None
+    assert verdict.fix.startswith("wfe crd | kubectl apply")
 
 
 def test_crd_a_version_not_served_fails() -> None:

@@ -84,7 +84,8 @@ def test_rbac(results: Any, status: str, words: str) -> None:
     assert verdict.status == status
     assert words in verdict.message
     if status == "fail":
-        assert verdict.fix is not None and "rb-we-003" in verdict.fix
+        assert verdict.fix is not None
+        assert "rb-we-003" in verdict.fix
 
 
 def test_permission_text() -> None:
