@@ -47,3 +47,29 @@ def test_lock_name_does_not_warn_for_canonical_or_unknown_kinds() -> None:
         result = runner.invoke(app, ["lock-name", good])
         assert result.exit_code == 0
         assert "warning" not in result.stderr, good
+
+
+def test_doctor_table_lists_each_check_then_the_fixes_of_those_not_ok() -> None:
+    from wfe.cli.doctor import render_verdicts
+    from wfe.core.verdict import Verdict
+
+    verdicts = [
+        Verdict(check="tekton-api", status="ok", message="served", fix="unused"),
+        Verdict(check="rbac", status="fail", message="sa may not delete", fix="grant it"),
+    ]
+    table = render_verdicts(verdicts, "table")
+    assert table.splitlines() == [
+        "CHECK       STATUS  MESSAGE",
+        "tekton-api  ok      served",
+        "rbac        fail    sa may not delete",
+        "",
+        "fix rbac: grant it",
+    ]
+    assert '"check": "rbac"' in render_verdicts(verdicts, "json")
+
+
+def test_doctor_rejects_a_bad_duration_and_output() -> None:
+    result = runner.invoke(app, ["doctor", "--unphased-after", "soon"])
+    assert result.exit_code == 2
+    assert "--unphased-after" in result.output
+    assert runner.invoke(app, ["doctor", "-o", "xml"]).exit_code == 2

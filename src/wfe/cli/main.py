@@ -220,6 +220,53 @@ def _locks(
     typer.echo(explain_cli.render_ledger(rows, output), nl=False)
 
 
+@app.command("doctor")
+def _doctor(
+    output: str = typer.Option("table", "--output", "-o", help="table|json|yaml."),
+    strict: bool = typer.Option(False, help="Exit 1 on a warning or an unanswered check too."),
+    controller_namespace: str = typer.Option(
+        "kubernaut-system", help="The controller's namespace."
+    ),
+    controller_deployment: str = typer.Option("workflow-execution", help="Its Deployment."),
+    service_account: str | None = typer.Option(
+        None, help="NAMESPACE/NAME to review RBAC for (default: the Deployment's)."
+    ),
+    unphased_after: str = typer.Option(
+        "1m", help="A WorkflowExecution without a phase for this long fails the check."
+    ),
+    kubeconfig: Path | None = typer.Option(None),
+    config_file: Path | None = typer.Option(None, "--config", help="The controller's settings."),
+    overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
+) -> None:
+    """Check Tekton, the CRD, the controller, its RBAC, the locks; ok/warn/fail with the fix."""
+    from wfe.cli import doctor as doctor_cli
+    from wfe.cli.cluster import user_errors
+    from wfe.controller.doctor_probe import Where
+    from wfe.core import verdict
+    from wfe.core.durations import parse_duration
+
+    _check_output(output)
+    try:
+        grace = parse_duration(unphased_after)
+    except ValueError as exc:
+        typer.echo(f"error: --unphased-after: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    settings = _settings(config_file, overrides)
+    where = Where(
+        namespace=controller_namespace,
+        deployment=controller_deployment,
+        service_account=service_account,
+    )
+    with user_errors():
+        verdicts = asyncio.run(
+            doctor_cli.doctor_command(
+                settings, where=where, kubeconfig=kubeconfig, unphased_after=grace
+            )
+        )
+    typer.echo(doctor_cli.render_verdicts(verdicts, output), nl=False)
+    raise typer.Exit(verdict.exit_code(verdicts, strict=strict))
+
+
 @app.command("demo")
 def _demo() -> None:
     """Run the controller on a local control plane through a scripted incident."""
