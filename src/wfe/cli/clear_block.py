@@ -89,7 +89,9 @@ async def clear_block_with(
     try:
         obj = await client.get(WORKFLOW_EXECUTIONS, namespace, name)
     except errors.NotFound as exc:
-        raise ClearBlockError(f"workflowexecution {subject} not found") from exc
+        raise ClearBlockError(
+            f"workflowexecution {subject} not found; check the name and -n NAMESPACE"
+        ) from exc
     record = history.record_from_object(obj)
     status = record.status
     if status.block_clearance is not None:

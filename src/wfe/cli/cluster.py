@@ -63,7 +63,9 @@ def _load(kubeconfig: Path | None) -> dict[str, Any]:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise KubeconfigError(f"kubeconfig {path} is unreadable ({first}); {_WHAT_TO_DO}") from exc
+            raise KubeconfigError(
+                f"kubeconfig {path} is unreadable ({first}); {_WHAT_TO_DO}"
+            ) from exc
         if data is None:
             continue
         if not isinstance(data, dict):
