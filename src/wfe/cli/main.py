@@ -129,11 +129,11 @@ def _run(
     except config.ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    logs.configure_logging(settings.log_level, settings.log_format)
     from wfe.cli.cluster import check_kubeconfig, user_errors
 
     with user_errors():
         check_kubeconfig(kubeconfig)
+    logs.configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(asyncio.run(run_controller(settings, kubeconfig)))
 
 
