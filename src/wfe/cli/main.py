@@ -7,6 +7,8 @@ the controller itself uses, so an operator's hand computation can never disagree
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import json
 from pathlib import Path
 
 import typer
@@ -22,14 +24,35 @@ app = typer.Typer(
     name="wfe",
     help="WorkflowExecution controller: run remediation workflows safely.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (docs/cli.md)
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfe {importlib.metadata.version('wfe')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """WorkflowExecution controller: run remediation workflows safely (also `kubectl wfe`)."""
+
+
 @app.command("crd")
-def _crd() -> None:
+def _crd(output: str = typer.Option("yaml", "--output", "-o", help="yaml|json.")) -> None:
     """Print the WorkflowExecution CustomResourceDefinition (YAML)."""
-    typer.echo(crd.crd_yaml(), nl=False)
+    if output not in ("yaml", "json"):
+        typer.echo(f"error: -o {output!r}: expected yaml or json", err=True)
+        raise typer.Exit(2)
+    if output == "json":
+        typer.echo(json.dumps(crd.crd_manifest(), indent=2))
+    else:
+        typer.echo(crd.crd_yaml(), nl=False)
 
 
 @app.command("lock-name")
@@ -37,21 +60,29 @@ def _lock_name(
     target_resource: str = typer.Argument(
         ..., metavar="TARGET", help="namespace/Kind/name or Kind/name"
     ),
+    output: str = typer.Option("table", "--output", "-o", help="table|json|yaml."),
 ) -> None:
     """Print the lock (PipelineRun) name of a target, as the runbooks compute it.
 
     Warns (on stderr) when a built-in kind is spelled otherwise than the API server names it:
     the controller refuses such a target, so its lock name is not one that will ever be held.
     """
+    _check_output(output)
     try:
         parsed = target.parse_target(target_resource)
     except errors.InvalidInput as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     spelling = kinds.check_kind(parsed, kinds.builtin_catalog())
-    if isinstance(spelling, kinds.Misspelled):
-        typer.echo(f"warning: {spelling.problem}", err=True)
-    typer.echo(lock.lock_name(target_resource))
+    warning = str(spelling.problem) if isinstance(spelling, kinds.Misspelled) else None
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    name = lock.lock_name(target_resource)
+    if output == "table":
+        typer.echo(name)
+    else:
+        data = {"target": target_resource, "lock": name, "warning": warning}
+        typer.echo(_render(data, output), nl=False)
 
 
 @app.command("run")
@@ -98,29 +129,59 @@ def _run(
     except config.ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    from wfe.cli.cluster import check_kubeconfig, user_errors
+
+    with user_errors():
+        check_kubeconfig(kubeconfig)
     logs.configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(asyncio.run(run_controller(settings, kubeconfig)))
+
+
+_SETTINGS_HELP = "Controller settings as name=value (as `wfe run --set`); repeatable."
+_NAMESPACE_HELP = "Namespace [the kubeconfig context's, in-cluster the service account's]."
 
 
 @app.command("clear-block")
 def _clear_block(
     name: str = typer.Argument(..., help="The failed WorkflowExecution."),
-    namespace: str = typer.Option("default", "--namespace", "-n"),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help=_NAMESPACE_HELP),
     reason: str = typer.Option(..., help="Why the target may be remediated again (audited)."),
     by: str | None = typer.Option(None, help="Who decides (default: the local user)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the controller's outcome."),
+    timeout: str = typer.Option("30s", help="How long --wait waits (e.g. 30s, 2m)."),
     kubeconfig: Path | None = typer.Option(None),
+    config_file: Path | None = typer.Option(None, "--config", help="The controller's settings."),
+    overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
 ) -> None:
     """Clear the block a failed WorkflowExecution puts on its target (audited)."""
+    from wfe.cli import cluster
     from wfe.cli.clear_block import clear_block
+    from wfe.core.durations import parse_duration
 
+    if not reason.strip():
+        typer.echo("error: --reason must say why the block may be cleared", err=True)
+        raise typer.Exit(2)
     try:
-        message = asyncio.run(
-            clear_block(name, namespace, reason=reason, by=by, kubeconfig=kubeconfig)
-        )
+        seconds = parse_duration(timeout).total_seconds()
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: --timeout {timeout!r}: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(message)
+    settings = _settings(config_file, overrides)
+    with cluster.user_errors():
+        cluster.check_kubeconfig(kubeconfig)
+        namespace = namespace or cluster.default_namespace(kubeconfig)
+        outcome = asyncio.run(
+            clear_block(
+                name,
+                namespace,
+                reason=reason,
+                by=by,
+                kubeconfig=kubeconfig,
+                policy=settings.policy(),
+                wait=seconds if wait else None,
+            )
+        )
+    typer.echo(outcome.message())
 
 
 def _settings(config_file: Path | None, overrides: list[str]) -> config.Settings:
@@ -145,13 +206,16 @@ def _check_output(output: str) -> None:
         raise typer.Exit(2)
 
 
-_SETTINGS_HELP = "Controller settings as name=value (as `wfe run --set`); repeatable."
+def _render(data: object, output: str) -> str:
+    from wfe.cli.explain import render
+
+    return render(data, output, "")
 
 
 @app.command("explain")
 def _explain(
     name: str | None = typer.Argument(None, help="An existing WorkflowExecution."),
-    namespace: str = typer.Option("default", "--namespace", "-n"),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help=_NAMESPACE_HELP),
     target_resource: str | None = typer.Option(
         None, "--target", help="Explain a hypothetical WorkflowExecution on this target."
     ),
@@ -165,16 +229,18 @@ def _explain(
     overrides: list[str] = typer.Option([], "--set", help=_SETTINGS_HELP),
 ) -> None:
     """What the controller would do with a WorkflowExecution now, by which rule, until when."""
+    from wfe.cli import cluster
     from wfe.cli import explain as explain_cli
-    from wfe.cli.cluster import user_errors
 
     _check_output(output)
     if sum(x is not None for x in (name, target_resource, filename)) != 1:
         typer.echo("error: give exactly one of NAME, --target, -f", err=True)
         raise typer.Exit(2)
     settings = _settings(config_file, overrides)
-    with user_errors():
+    with cluster.user_errors():
         manifest = explain_cli.load_manifest(filename) if filename else None
+        cluster.check_kubeconfig(kubeconfig)
+        namespace = namespace or cluster.default_namespace(kubeconfig)
         ex = asyncio.run(
             explain_cli.explain_command(
                 name=name,
@@ -204,11 +270,12 @@ def _locks(
 ) -> None:
     """The per-target safety ledger: every target held, cooling, backing off or blocked."""
     from wfe.cli import explain as explain_cli
-    from wfe.cli.cluster import user_errors
+    from wfe.cli.cluster import check_kubeconfig, user_errors
 
     _check_output(output)
     settings = _settings(config_file, overrides)
     with user_errors():
+        check_kubeconfig(kubeconfig)
         rows = asyncio.run(
             explain_cli.locks_command(
                 policy=settings.policy(),
