@@ -24,7 +24,7 @@ from wfe.kube import errors
 from wfe.kube.client import EVENTS, Client
 from wfe.observability.events import EventReason
 
-__all__ = ["Outcome", "clear_block", "clear_block_with"]
+__all__ = ["ClearBlockError", "Outcome", "clear_block", "clear_block_with"]
 
 REFUSED_REASON = str(EventReason.BLOCK_CLEAR_REFUSED)
 _POLL = 0.5

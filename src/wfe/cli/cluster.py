@@ -21,7 +21,13 @@ from kubernetes_asyncio.config import ConfigException
 from wfe.controller.inspect import InspectError
 from wfe.kube import errors
 
-__all__ = ["KubeconfigError", "check_kubeconfig", "default_namespace", "user_errors"]
+__all__ = [
+    "KubeconfigError",
+    "check_kubeconfig",
+    "default_namespace",
+    "in_cluster",
+    "user_errors",
+]
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _SERVICE_ACCOUNT_TOKEN = SERVICE_ACCOUNT_NAMESPACE.with_name("token")
