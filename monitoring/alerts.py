@@ -85,6 +85,10 @@ DEFAULTS: Mapping[str, str] = {
     "lock_overdue_for": "5m",
     "lock_age_seconds": "1800",
     "lock_age_for": "5m",
+    # No legitimate lock lives longer: a run is cut at `max_timeout` (2h), then the lock is held
+    # for the cooldown (5m) or a backoff (at most `backoff_max`, 10m) — docs/configuration.md;
+    # 20m margin for a slow Tekton timeout and reconcile. Raise it with those settings.
+    "lock_held_max_seconds": "9000",
     "tekton_window": "5m",
     "tekton_for": "2m",
     "skip_ratio": "0.5",
@@ -190,17 +194,32 @@ workflowexecution_lock_released == 0
         name="WorkflowExecutionLockHeldTooLong",
         runbook="rb-we-003",
         severity="critical",
+        # Two signals, each tagged (as in RB-WE-004's alert): a finished WorkflowExecution's
+        # lock far past its release time, and any lock older than no legitimate lifecycle gets
+        # (`workflowexecution_lock_held_since_timestamp`, the lock's startTime while it is
+        # held, whatever the phase: it also catches a run that never finishes).
         expr="""
-(time() - workflowexecution_lock_release_due_timestamp) > {lock_age_seconds}
-and on (namespace, name)
-workflowexecution_lock_released == 0
+label_replace(
+  (time() - workflowexecution_lock_release_due_timestamp) > {lock_age_seconds}
+  and on (namespace, name)
+  workflowexecution_lock_released == 0,
+  "signal", "past_release_time", "", ""
+)
+or
+label_replace(
+  (time() - workflowexecution_lock_held_since_timestamp) > {lock_held_max_seconds},
+  "signal", "lock_age", "", ""
+)
 """,
         for_="{lock_age_for}",
-        summary="WorkflowExecution lock held far past its release time",
+        summary="WorkflowExecution lock held too long ({{ $labels.signal }})",
         description=(
-            "The lock of {{{{ $labels.namespace }}}}/{{{{ $labels.name }}}} is "
+            "The lock of {{{{ $labels.namespace }}}}/{{{{ $labels.name }}}} "
+            '{{{{ if eq $labels.signal "lock_age" }}}}was taken '
+            "{{{{ $value | humanizeDuration }}}} ago (threshold {lock_held_max_seconds}s, "
+            "longer than any run plus its cooldown or backoff){{{{ else }}}}is "
             "{{{{ $value | humanizeDuration }}}} past its release time (threshold "
-            "{lock_age_seconds}s): its target cannot be remediated until it goes."
+            "{lock_age_seconds}s){{{{ end }}}}: its target cannot be remediated until it goes."
         ),
     ),
     Alert(

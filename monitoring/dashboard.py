@@ -182,6 +182,19 @@ PANELS: tuple[Panel, ...] = (
         unit="s",
         description=f"Positive values are overdue. Runbook: {_RB}#rb-we-003",
     ),
+    Panel(
+        "Oldest held locks (age)",
+        kind="table",
+        queries=(
+            Query("topk(10, time() - workflowexecution_lock_held_since_timestamp)", instant=True),
+        ),
+        unit="s",
+        description="Seconds since each held lock (PipelineRun) was taken, whatever the phase; "
+        "the ten oldest. WorkflowExecutionLockHeldTooLong (signal lock_age) fires past "
+        "`lock_held_max_seconds` of monitoring/alerts.py. "
+        f"Runbook: {_RB}#rb-we-003",
+        width=24,
+    ),
     Panel("Backoff and blocks (RB-WE-006)", kind="row"),
     Panel(
         "Skips caused by failure history",

@@ -73,6 +73,10 @@ def test_the_seed_runbooks_alerts_and_backoff_and_lock_age_are_covered() -> None
     assert set(alerts.SEED_EXPRESSIONS) <= {a.name for a in alerts.ALERTS}
     lock_age = [a for a in alerts.ALERTS if "lock_release_due_timestamp" in a.expr]
     assert {a.severity for a in lock_age} == {"warning", "critical"}
+    held_since = [a for a in alerts.ALERTS if "lock_held_since_timestamp" in a.expr]
+    assert [(a.name, a.runbook, a.severity) for a in held_since] == [
+        ("WorkflowExecutionLockHeldTooLong", "rb-we-003", "critical")
+    ]
 
 
 def test_overrides_replace_thresholds_and_unknown_ones_are_refused() -> None:
@@ -141,3 +145,21 @@ def test_pod_monitor_gives_the_job_label_the_rules_use_and_keeps_object_labels()
     assert spec["selector"]["matchLabels"] == {"app": alerts.JOB}
     assert spec["namespaceSelector"]["matchNames"] == [alerts.NAMESPACE]
     assert all(e["honorLabels"] is True for e in spec["podMetricsEndpoints"])
+
+
+@pytest.mark.parametrize("seconds", ["10800", "7000"], ids=["looser", "tighter"])
+def test_lock_age_scenarios_catch_a_wrong_threshold(
+    promtool: str, tmp_path: Path, seconds: str
+) -> None:
+    """Looser, the lock-age scenario does not fire; tighter, the longest legitimate lock does."""
+    folder = tmp_path / "prometheus"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "workflowexecution-rules.yaml").write_text(
+        alerts.rule_file({"lock_held_max_seconds": seconds})
+    )
+    name = "rb-we-003.test.yaml"
+    shutil.copy(TESTS / name, folder / "tests" / name)
+    result = _run(promtool, "test", "rules", str(folder / "tests" / name))
+    assert result.returncode != 0, f"{name} passed with lock_held_max_seconds={seconds}"
+    failed = "lock_age" if seconds == "10800" else "longest legitimate lifecycle"
+    assert failed in result.stdout + result.stderr

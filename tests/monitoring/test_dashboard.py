@@ -42,6 +42,7 @@ def test_the_issue_asks_for_these_panels() -> None:
         "sum by (reason) (rate(workflowexecution_skip_total[5m]))",
         "workflowexecution_lock_released == 0",
         "workflowexecution_lock_release_due_timestamp",
+        "topk(10, time() - workflowexecution_lock_held_since_timestamp)",
         'workflowexecution_phase_start_timestamp{phase="Running"}',
         "workflowexecution_backoff_skip_total",
         "workflowexecution_reconcile_total",

@@ -27,6 +27,7 @@ def per_object(m: Metrics) -> list[str]:
         "workflowexecution_completion_timestamp",
         "workflowexecution_lock_released",
         "workflowexecution_lock_release_due_timestamp",
+        "workflowexecution_lock_held_since_timestamp",
     )
     return [
         line
@@ -68,7 +69,7 @@ def test_per_object_series_follow_the_lifecycle() -> None:
     m.sync_object("ns", "a", running, created=created, now=NOW, policy=POLICY)
     assert value(m, start, **obj, phase="Running") == NOW.timestamp()
     assert value(m, start, **obj, phase="Pending") is None
-    assert len(per_object(m)) == 1
+    assert len(per_object(m)) == 2  # and the lock's held_since
 
     done = record("a", Phase.COMPLETED, finished=NOW).status
     m.sync_object("ns", "a", done, created=created, now=NOW, policy=POLICY)
@@ -90,12 +91,66 @@ def test_per_object_series_follow_the_lifecycle() -> None:
     assert m.tracked_objects == 0
 
 
+HELD_SINCE = "workflowexecution_lock_held_since_timestamp"
+
+
+def test_lock_held_since_is_set_while_the_lock_is_held_and_goes_with_it() -> None:
+    m = Metrics(retention=timedelta(minutes=10))
+    obj = {"namespace": "ns", "name": "a"}
+    started = NOW - timedelta(minutes=30)
+    pending = record("a", None).status
+    m.sync_object("ns", "a", pending, created=started, now=started, policy=POLICY)
+    assert value(m, HELD_SINCE, **obj) is None  # no lock taken yet
+
+    running = record("a", Phase.RUNNING, started=started).status
+    m.sync_object("ns", "a", running, created=started, now=NOW, policy=POLICY)
+    assert value(m, HELD_SINCE, **obj) == started.timestamp()
+
+    # Finished, in its cooldown: still held, still since the start (not the completion).
+    done = record("a", Phase.COMPLETED, started=started, finished=NOW).status
+    m.sync_object("ns", "a", done, created=started, now=NOW, policy=POLICY)
+    assert value(m, HELD_SINCE, **obj) == started.timestamp()
+    m.sync_object("ns", "a", done, created=started, now=NOW + timedelta(hours=5), policy=POLICY)
+    assert value(m, HELD_SINCE, **obj) == started.timestamp()  # level-triggered, kept
+
+    # Released: gone at once, while lock_released=1 stays for the retention window.
+    released_at = NOW + timedelta(minutes=5)
+    released = record("a", Phase.COMPLETED, started=started, finished=NOW, released=released_at)
+    m.sync_object("ns", "a", released.status, created=started, now=released_at, policy=POLICY)
+    assert value(m, HELD_SINCE, **obj) is None
+    assert value(m, "workflowexecution_lock_released", **obj) == 1.0
+
+
+def test_lock_held_since_covers_backoff_and_goes_on_forget() -> None:
+    m = Metrics()
+    started = NOW - timedelta(minutes=2)
+    # Failed before anything ran: the lock is held through the backoff (SPEC §3).
+    failed = record(
+        "b", Phase.FAILED, started=started, finished=NOW, ran=False, next_allowed=NOW
+    ).status
+    m.sync_object("ns", "b", failed, created=started, now=NOW, policy=POLICY)
+    assert value(m, HELD_SINCE, namespace="ns", name="b") == started.timestamp()
+    running = record("c", Phase.RUNNING, started=started).status
+    m.sync_object("ns", "c", running, created=started, now=NOW, policy=POLICY)
+    # A status with no pipelineRunRef holds no lock, whatever its times say.
+    unlocked = running.model_copy(update={"pipeline_run_ref": None})
+    m.sync_object("ns", "d", unlocked, created=started, now=NOW, policy=POLICY)
+    assert value(m, HELD_SINCE, namespace="ns", name="d") is None
+
+    m.forget("ns", "b")
+    assert value(m, HELD_SINCE, namespace="ns", name="b") is None
+    assert value(m, HELD_SINCE, namespace="ns", name="c") == started.timestamp()
+    m.forget_all()
+    assert [line for line in per_object(m) if line.startswith(HELD_SINCE)] == []
+    assert m.tracked_objects == 0
+
+
 def test_series_are_bounded_by_live_objects() -> None:
     m = Metrics()
     for i in range(50):
         status = record(f"w{i}", Phase.RUNNING, started=NOW).status
         m.sync_object("ns", f"w{i}", status, created=NOW, now=NOW, policy=POLICY)
-    assert len(per_object(m)) == 50
+    assert len(per_object(m)) == 100  # phase start and lock held_since per object
     for i in range(50):
         m.forget("ns", f"w{i}")
     assert per_object(m) == []

@@ -6,6 +6,11 @@ per-object gauges are level-triggered: `sync_object` recomputes them from a Work
 status on every reconcile, so a restarted controller exports the same series as before, and
 `forget` removes them when the object goes. Series per object are therefore bounded by the
 number of live WorkflowExecutions (plus lock series kept for `retention` after a release).
+
+`workflowexecution_lock_held_since_timestamp` is the lock's age (docs/runbooks/README.md,
+RB-WE-003): the WorkflowExecution's `status.startTime` (when its lock PipelineRun was taken,
+SPEC §3) while `pipelineRunRef` is set and `lockReleasedAt` is not, in every phase; it goes the
+moment the lock is released (no retention), so it is bounded by the locks held.
 """
 
 from __future__ import annotations
@@ -96,6 +101,12 @@ class Metrics:
         self.completion = Gauge(
             "workflowexecution_completion_timestamp",
             "Unix time a WorkflowExecution finished (while its lock is held, and after).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.lock_held_since = Gauge(
+            "workflowexecution_lock_held_since_timestamp",
+            "Unix time a held lock (PipelineRun) was taken; gone once it is released.",
             ["namespace", "name"],
             registry=r,
         )
@@ -230,6 +241,14 @@ class Metrics:
                 due = release_due(status, policy)
                 if held and due is not None:
                     wanted["due"] = due.timestamp()
+        # The lock is held from the PipelineRun's creation (startTime is written with
+        # pipelineRunRef) until lockReleasedAt is recorded, whatever the phase (SPEC §3).
+        if (
+            status.pipeline_run_ref is not None
+            and status.lock_released_at is None
+            and status.start_time is not None
+        ):
+            wanted["held_since"] = status.start_time.timestamp()
         self._apply(namespace, name, wanted)
 
     def forget(self, namespace: str, name: str) -> None:
@@ -259,6 +278,7 @@ class Metrics:
             "completion": self.completion,
             "released": self.lock_released,
             "due": self.lock_release_due,
+            "held_since": self.lock_held_since,
         }[series]
 
     @staticmethod
