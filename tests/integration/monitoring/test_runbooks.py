@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from mon_harness import MakeMonitored, MonitoredHarness, RestrictedApi
@@ -30,10 +32,12 @@ EXERCISED = {
     "events",
     "rb-we-001-metrics",
     "rb-we-001-failure",
+    "rb-we-002-explain",
     "rb-we-002-running",
     "rb-we-002-pipelinerun",
     "rb-we-002-taskruns",
     "rb-we-002-cancel",
+    "rb-we-003-locks",
     "rb-we-003-status",
     "rb-we-003-owner",
     "rb-we-003-metrics",
@@ -43,7 +47,9 @@ EXERCISED = {
     "rb-we-005-metrics",
     "rb-we-005-skipped",
     "rb-we-005-targets",
+    "rb-we-005-explain",
     "rb-we-006-blocked",
+    "rb-we-006-explain",
     "rb-we-006-clear",
     "rollback-verify",
 }
@@ -60,6 +66,7 @@ def _run_script(
     script: str, h: MonitoredHarness, kubeconfig: Path, name: str
 ) -> subprocess.CompletedProcess[str]:
     assert h.controller is not None
+    s = h.settings
     script = script.replace("localhost:9090", f"127.0.0.1:{h.controller.metrics_server.port}")
     script = script.replace("localhost:8081", f"127.0.0.1:{h.controller.probe_server.port}")
     env = {
@@ -68,6 +75,14 @@ def _run_script(
         "HOME": os.environ.get("HOME", "/tmp"),
         "WFE_NAMESPACE": h.namespace,
         "WFE_NAME": name,
+        # What the runbook's conventions tell the reader to export for `wfe explain`/`locks`:
+        # the controller's own settings.
+        "WFE_EXECUTION_NAMESPACE": s.execution_namespace,
+        "WFE_WATCH_NAMESPACE": s.watch_namespace or "",
+        "WFE_COOLDOWN": f"{s.cooldown.total_seconds()}s",
+        "WFE_BACKOFF_BASE": f"{s.backoff_base.total_seconds()}s",
+        "WFE_BACKOFF_MAX": f"{s.backoff_max.total_seconds()}s",
+        "WFE_MAX_CONSECUTIVE_FAILURES": str(s.max_consecutive_failures),
     }
     return subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
@@ -77,6 +92,19 @@ def _run_script(
         timeout=120,
         check=False,
     )
+
+
+def explained(out: str, key: str) -> str:
+    """The value of line `key` of `wfe explain`'s table."""
+    values = [line[len(key) :].strip() for line in out.splitlines() if line.startswith(f"{key} ")]
+    assert len(values) == 1, f"no single {key!r} line in:\n{out}"
+    return values[0]
+
+
+def ledger_rows(out: str) -> list[dict[str, str]]:
+    """`wfe locks`'s table as dicts by column header (cells never hold two spaces)."""
+    header, *rows = (re.split(r"\s{2,}", line.strip()) for line in out.splitlines())
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 async def run(h: MonitoredHarness, kubeconfig: Path, name: str, *ids: str) -> str:
@@ -103,6 +131,9 @@ async def test_running_cancelled_blocked_and_cleared(
     await h.wait_phase("stuck", "Running")
     await eventually(lambda: h.task_runs(lock), 20, message="a TaskRun started")
 
+    waits = await run(h, admin_kubeconfig, "stuck", "rb-we-002-explain")
+    assert explained(waits, "decision") == "Wait (Running)", waits
+    assert explained(waits, "lock").startswith(f"{lock} running, held by {h.namespace}/stuck,")
     listed = await run(h, admin_kubeconfig, "stuck", "list-wfes")
     assert any(
         line.split()[:3] == [h.namespace, "stuck", "Running"] for line in listed.splitlines()
@@ -128,6 +159,10 @@ async def test_running_cancelled_blocked_and_cleared(
     busiest = await run(h, admin_kubeconfig, "stuck", "rb-we-005-targets")
     assert busiest.splitlines()[0].split() == ["13", target], busiest
     assert "dup-0" in await run(h, admin_kubeconfig, "dup-0", "rb-we-005-skipped")
+    why_skipped = await run(h, admin_kubeconfig, "dup-0", "rb-we-005-explain")
+    assert explained(why_skipped, "decision") == "Skip (ResourceBusy)", why_skipped
+    assert explained(why_skipped, "caused by").startswith(f"{h.namespace}/stuck Running ")
+    assert f"held by {h.namespace}/stuck" in explained(why_skipped, "lock")
     tekton = await run(h, admin_kubeconfig, "stuck", "rb-we-004-tekton-api")
     assert "pipelineruns" in tekton
     assert "pipelineruns.tekton.dev" in tekton
@@ -154,6 +189,13 @@ async def test_running_cancelled_blocked_and_cleared(
     blocked = await run(h, admin_kubeconfig, "stuck", "rb-we-006-blocked")
     row = next(r for r in map(str.split, blocked.splitlines()) if r[:2] == [h.namespace, "stuck"])
     assert row[2:5] == ["Failed", failed["failureDetails"]["reason"], "true"], blocked
+    why_blocked = await run(h, admin_kubeconfig, "next", "rb-we-006-explain")
+    assert explained(why_blocked, "decision") == "Skip (PreviousExecutionFailed)", why_blocked
+    assert explained(why_blocked, "caused by").startswith(f"{h.namespace}/stuck Failed ")
+    assert explained(why_blocked, "target allowed") == "never without a clearance"
+    assert explained(why_blocked, "to clear") == (
+        f'wfe clear-block stuck -n {h.namespace} --reason "..."'
+    )
 
     # RB-WE-006: clear the block by annotation; the next WorkflowExecution runs.
     cleared = await run(h, admin_kubeconfig, "stuck", "rb-we-006-clear")
@@ -197,6 +239,18 @@ async def test_lock_left_behind_is_found_and_released_by_hand(
     await asyncio.sleep(3)  # past completion + cooldown
     assert await h.pipeline_run(target) is not None
 
+    held = await run(h, admin_kubeconfig, "done", "rb-we-003-locks")
+    [row] = ledger_rows(held)
+    completed = datetime.fromisoformat((await h.status("done"))["completionTime"])
+    due = (completed + h.settings.cooldown).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (row["TARGET"], row["LOCK"], row["HOLDER"], row["PHASE"]) == (
+        target,
+        lock,
+        f"{h.namespace}/done",
+        "Completed",
+    ), held
+    assert row["RELEASE DUE"] == due, held
+    assert row["ANOMALIES"] == f"past its release time ({due})", held
     status = await run(h, admin_kubeconfig, "done", "rb-we-003-status")
     assert status.startswith("phase=Completed completed=20")
     assert " released= " in status
@@ -211,6 +265,8 @@ async def test_lock_left_behind_is_found_and_released_by_hand(
     deleted = await run(h, admin_kubeconfig, "done", "lock-name", "rb-we-003-delete")
     assert f'pipelinerun.tekton.dev "{lock}" deleted' in deleted
     await eventually(lambda: h.released("done"), 20, message="controller records the release")
+    released = await run(h, admin_kubeconfig, "done", "rb-we-003-locks")
+    assert released == "no target is held, cooling, backing off or blocked\n", released
     after = await run(h, admin_kubeconfig, "done", "rb-we-003-metrics")
     assert f'workflowexecution_lock_released{{name="done",namespace="{h.namespace}"}} 1.0' in after
     await h.create("again", target)
