@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-# --- RBAC (RB-WE-003, why the controller did not delete it) -----------------------------------------------------------------
+# --- RBAC (RB-WE-003: why the controller did not delete it) ----------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)
