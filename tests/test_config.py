@@ -97,3 +97,9 @@ def test_pinned_bundles_required_by_default() -> None:
     assert load_settings(env={}).policy().require_pinned_bundles is True
     lenient = load_settings(env={"WFE_REQUIRE_PINNED_BUNDLES": "false"})
     assert lenient.policy().require_pinned_bundles is False
+
+
+def test_the_audit_retry_cap_is_a_setting_and_must_be_positive() -> None:
+    assert load_settings(env={"WFE_AUDIT_RETRY_MAX": "2s"}).audit_retry_max.total_seconds() == 2
+    with pytest.raises(ConfigError, match="audit_retry_max"):
+        load_settings(env={"WFE_AUDIT_RETRY_MAX": "0s"})

@@ -112,6 +112,11 @@ class Settings(BaseModel):
         10_000, ge=1, description="Audit events held while the sink is down."
     )
     audit_batch_size: int = Field(100, ge=1, description="Audit events per POST.")
+    audit_retry_max: timedelta = Field(
+        timedelta(seconds=5),
+        description="Longest wait between retries while the audit sink is down (sending "
+        "resumes within this once it is back).",
+    )
     metric_retention: timedelta = Field(
         timedelta(hours=1), description="How long per-WFE lock series outlive the lock."
     )
@@ -130,6 +135,7 @@ class Settings(BaseModel):
         "renew_deadline",
         "retry_period",
         "metric_retention",
+        "audit_retry_max",
         mode="before",
     )
     @classmethod
@@ -143,6 +149,13 @@ class Settings(BaseModel):
                     f"longer than {format_duration(MAX_DURATION)}, the longest accepted"
                 )
             return timedelta(seconds=value)
+        return value
+
+    @field_validator("audit_retry_max")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
         return value
 
     @field_validator("metrics_address", "health_address")

@@ -581,3 +581,16 @@ async def test_run_crashes_the_process_when_the_leaders_work_fails(
         async with asyncio.timeout(10):
             await c.run(asyncio.Event())
     assert not c.leading
+
+
+def test_the_audit_sink_retries_no_longer_apart_than_the_setting() -> None:
+    from wfe.observability.audit_http import HttpAuditSink, TeeAuditSink
+
+    c = Controller(
+        settings(audit_endpoint="http://127.0.0.1:1", audit_retry_max="3s"),
+        FakeClient(),
+        metrics=Metrics(),
+    )
+    assert isinstance(c.audit, TeeAuditSink)
+    (http,) = [s for s in c.audit.sinks if isinstance(s, HttpAuditSink)]
+    assert http._backoff_max == 3.0

@@ -127,6 +127,7 @@ class Controller:
             metrics=self.metrics,
             buffer_size=s.audit_buffer_size,
             batch_size=s.audit_batch_size,
+            backoff_max=s.audit_retry_max.total_seconds(),
         )
         return TeeAuditSink(LogAuditSink(), http)
 
