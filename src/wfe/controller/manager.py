@@ -15,6 +15,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -67,6 +68,30 @@ def _owner_key(obj: Mapping[str, Any]) -> str | None:
     return f"{owner[0]}/{owner[1]}" if owner else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Caches:
+    wfes: Informer
+    prs: Informer
+    trs: Informer
+
+    @property
+    def all(self) -> tuple[Informer, Informer, Informer]:
+        return (self.prs, self.trs, self.wfes)
+
+    def start(self) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(i.run(), name=f"informer-{i.resource.plural}") for i in self.all
+        ]
+
+
+async def _stop_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 class _QueueMetrics:
     """Feeds the work queue's hooks into the controller's Prometheus series."""
 
@@ -114,6 +139,8 @@ class Controller:
         self.probe_server = HttpServer.probes(self._not_ready, settings.health_address)
         self.wfes: Informer | None = None
         self.queue: WorkQueue[str] | None = None
+        self._warm: _Caches | None = None
+        """A standby's informers, kept synced while it follows (docs/architecture.md, HA)."""
         self.working = False
         """True while this replica's caches are synced and its workers run."""
 
@@ -145,12 +172,9 @@ class Controller:
 
     # --- leading ------------------------------------------------------------------------------
 
-    async def lead(self) -> None:
-        """Run informers and workers until cancelled (the leader's work)."""
+    def _caches(self) -> _Caches:
+        """The three informers, their handlers feeding whichever queue is current."""
         s = self.settings
-        queue: WorkQueue[str] = WorkQueue(
-            name="workflowexecutions", metrics=_QueueMetrics(self.metrics)
-        )
         wfes = Informer(
             self.client,
             WORKFLOW_EXECUTIONS,
@@ -173,65 +197,83 @@ class Controller:
             indexers={TASK_RUN_INDEX: _pipeline_run_of},
             transform=slim.slim_task_run,
         )
-        wfes.add_handler(lambda _t, obj, _old: queue.add(object_key(obj)))
 
-        def on_pipeline_run(_t: str, obj: Mapping[str, Any], _old: object) -> None:
-            key = _owner_key(obj)
-            if key is not None:
-                queue.add(key)
+        def enqueue(key: str | None) -> None:
+            # A follower's caches stay warm but nobody works: its events go nowhere, and a
+            # new leader queues every cached key when its term starts.
+            if key is not None and self.queue is not None:
+                self.queue.add(key)
+
+        wfes.add_handler(lambda _t, obj, _old: enqueue(object_key(obj)))
+        prs.add_handler(lambda _t, obj, _old: enqueue(_owner_key(obj)))
 
         def on_task_run(_t: str, obj: Mapping[str, Any], _old: object) -> None:
             for name in _pipeline_run_of(obj):
                 owner = prs.get(s.execution_namespace, name)
-                key = _owner_key(owner) if owner is not None else None
-                if key is not None:
-                    queue.add(key)
+                enqueue(_owner_key(owner) if owner is not None else None)
 
-        prs.add_handler(on_pipeline_run)
         trs.add_handler(on_task_run)
+        return _Caches(wfes=wfes, prs=prs, trs=trs)
+
+    async def lead(self) -> None:
+        """Run workers (and the informers, unless a warm standby already runs them) until
+        cancelled (the leader's work)."""
+        if self._warm is not None:
+            await self._term(self._warm)
+            return
+        caches = self._caches()
+        tasks = caches.start()
+        try:
+            await self._term(caches)
+        finally:
+            await _stop_all(tasks)
+
+    async def _term(self, caches: _Caches) -> None:
+        """One leadership term over running informers: workers until cancelled, then drain."""
+        s = self.settings
+        queue: WorkQueue[str] = WorkQueue(
+            name="workflowexecutions", metrics=_QueueMetrics(self.metrics)
+        )
         reconciler = Reconciler(
             client=self.client,
-            workflow_executions=wfes,
-            pipeline_runs=prs,
-            task_runs=trs,
+            workflow_executions=caches.wfes,
+            pipeline_runs=caches.prs,
+            task_runs=caches.trs,
             policy=self.policy,
             recorder=self.recorder,
         )
-        self.wfes, self.queue = wfes, queue
-        tasks = [
-            asyncio.create_task(i.run(), name=f"informer-{i.resource.plural}")
-            for i in (prs, trs, wfes)
-        ]
+        self.wfes, self.queue = caches.wfes, queue
+        workers: list[asyncio.Task[None]] = []
         try:
             # Workers start only once every cache is complete: deciding from a partial cache
             # could miss the WorkflowExecution that holds a target.
-            for informer in (prs, trs, wfes):
+            for informer in caches.all:
                 await informer.wait_synced()
+            # Everything the caches hold is this term's work (a warm standby's caches filled
+            # while nobody worked; the queue dedups what the handlers add meanwhile).
+            for obj in caches.wfes.list():
+                queue.add(object_key(obj))
             _log.info("caches synced; starting workers", workers=s.workers)
             workers = [
                 asyncio.create_task(self._worker(queue, reconciler), name=f"worker-{n}")
                 for n in range(s.workers)
             ]
-            tasks += workers
             self.working = True
             # `wait`, not `gather`: cancelling this task must not cancel the workers mid-write
             # before they had the chance to finish (see the drain below).
             await asyncio.wait(workers)
         finally:
             self.working = False
+            self.queue = None
             queue.shutdown()
             # Drain: workers finish the reconcile they are in (each is a few API round trips)
             # and take no new key; what is still queued is the next leader's (API state is the
             # whole state). Bounded, to stay well inside the Lease's renew deadline.
-            running = [t for t in tasks if t.get_name().startswith("worker-")]
-            if running:
-                await asyncio.wait(running, timeout=_DRAIN_SECONDS)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            self.wfes = None
+            if workers:
+                await asyncio.wait(workers, timeout=_DRAIN_SECONDS)
+            await _stop_all(workers)
+            if self._warm is None:
+                self.wfes = None
             # A demoted replica must not keep exporting Running/lock series it no longer
             # maintains (they would fire Stuck/LockStuck alerts); the new leader exports them.
             self.metrics.forget_all()
@@ -357,4 +399,14 @@ class Controller:
             retry_period=s.retry_period.total_seconds(),
             on_change=self._set_leading,
         )
-        await elector.run(self.lead)
+        # Warm standby: a follower keeps its caches synced, so when it takes the Lease its
+        # workers start at once instead of after a full list of every WorkflowExecution.
+        self._warm = self._caches()
+        tasks = self._warm.start()
+        self.wfes = self._warm.wfes
+        try:
+            await elector.run(self.lead)
+        finally:
+            self.wfes = None
+            self._warm = None
+            await _stop_all(tasks)

@@ -78,13 +78,18 @@ async def test_only_the_leader_acts_and_a_standby_takes_over(harness: MakeHarnes
     standby = second if leader is first else first
     await asyncio.sleep(1)
     assert not standby.leading
-    assert standby.wfes is None  # a standby runs no informers or workers
+    # A warm standby: its caches are synced, but it runs no workers and queues nothing.
+    assert standby.wfes is not None
+    assert standby.wfes.synced
+    assert not standby.working
+    assert standby.queue is None
 
     await h.create("under-leader")
     await h.wait_phase("under-leader", "Completed")
 
     await h.stop_controller(leader)  # graceful: releases the Lease
     await eventually(lambda: standby.leading, 20, message="standby takes over")
+    await eventually(lambda: standby.working, 5, message="its workers start on warm caches")
     await h.create("under-new-leader", target=h.target("other"))
     await h.wait_phase("under-new-leader", "Completed")
 
