@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from wfe.api.enums import Phase
+from wfe.core import history
 from wfe.core.errors import InvalidInput, join
 from wfe.core.history import record_from_object
 
-from builders import spec
+from builders import TARGET, spec
 
 
 def obj(**status: Any) -> dict[str, Any]:
@@ -81,3 +82,16 @@ def test_spec_oddities_do_not_break_records() -> None:
     record = record_from_object(raw)
     assert record.target is None
     assert record.workflow_id is None
+
+
+def test_peers_on_target_skips_others_unparsed_and_fails_closed_on_an_unreadable_one() -> None:
+    running = obj(phase="Running")
+    skipped = obj(phase="Skipped", consecutiveFailures="not a number")  # never parsed
+    other = obj(phase="Running")
+    other["spec"] = spec("payment/Deployment/other")
+    (peer,) = history.peers_on_target([running, skipped, other], TARGET)
+    assert peer.phase is Phase.RUNNING
+    broken = obj(phase="Failed", consecutiveFailures="not a number")
+    with pytest.raises(history.UnreadablePeer) as caught:
+        history.peers_on_target([running, broken], TARGET)
+    assert caught.value.key == "default/a"

@@ -30,7 +30,6 @@ from wfe.kube.client import Client, KubeObject
 from wfe.tekton import pipelinerun, status
 
 __all__ = [
-    "HISTORY_PHASES",
     "InspectError",
     "hypothetical",
     "ledger",
@@ -44,7 +43,6 @@ __all__ = [
 
 # The phases that can hold, cool or block a target: the same filter the reconciler applies to
 # its target index before deciding (docs/architecture.md, "Deciding").
-HISTORY_PHASES = history.HISTORY_PHASES
 # A tagged image is pinned (docs/api.md): a hypothetical spec passes validation on its own.
 _HYPOTHETICAL_IMAGE = "explain.invalid/hypothetical:0"
 
@@ -94,21 +92,12 @@ def peers_on(objects: Iterable[KubeObject], target: str | None) -> list[history.
     cannot be read, as the reconciler does)."""
     if target is None:
         return []
-    out = []
-    for obj in objects:
-        if (obj.get("spec") or {}).get("targetResource") != target:
-            continue
-        if (obj.get("status") or {}).get("phase") not in HISTORY_PHASES:
-            continue
-        try:
-            out.append(history.record_from_object(obj))
-        except InvalidInput as exc:
-            meta = obj.get("metadata", {})
-            raise InspectError(
-                f"cannot read {meta.get('namespace')}/{meta.get('name')} on the same target "
-                f"(the controller waits too): {exc}"
-            ) from exc
-    return out
+    try:
+        return history.peers_on_target(objects, target)
+    except history.UnreadablePeer as exc:
+        raise InspectError(
+            f"cannot read {exc.key} on the same target (the controller waits too): {exc.cause}"
+        ) from exc
 
 
 async def read_lock(client: Client, policy: Policy, name: str) -> KubeObject | None:
@@ -221,7 +210,10 @@ async def ledger(
     targets: dict[str, None] = {}
     for obj in objects:
         raw = (obj.get("spec") or {}).get("targetResource")
-        if isinstance(raw, str) and (obj.get("status") or {}).get("phase") in HISTORY_PHASES:
+        if (
+            isinstance(raw, str)
+            and (obj.get("status") or {}).get("phase") in history.HISTORY_PHASES
+        ):
             targets[raw] = None
     unclaimed: list[KubeObject] = []
     for lock in locks:

@@ -161,23 +161,14 @@ class Reconciler:
             )
         if record.target is None:
             return []
-        out = []
-        for other in self._wfes.by_index(TARGET_INDEX, record.target):
-            # Only Running, Completed and Failed ones can hold, cool or block the target;
-            # skipping the rest unparsed keeps a storm of Skipped objects from making each
-            # decision cost O(storm).
-            if (other.get("status") or {}).get("phase") not in history.HISTORY_PHASES:
-                continue
-            try:
-                out.append(history.record_from_object(other))
-            except InvalidInput as exc:
-                meta = other.get("metadata", {})
-                raise Retry(
-                    f"cannot read {meta.get('namespace')}/{meta.get('name')} on the same "
-                    f"target: {exc}",
-                    reason="UnreadablePeer",
-                ) from exc
-        return out
+        try:
+            return history.peers_on_target(
+                self._wfes.by_index(TARGET_INDEX, record.target), record.target
+            )
+        except history.UnreadablePeer as exc:
+            raise Retry(
+                f"cannot read {exc.key} on the same target: {exc.cause}", reason="UnreadablePeer"
+            ) from exc
 
     async def _kind_catalog(self, record: history.WfeRecord) -> kinds.KindCatalog:
         if record.parsed_target is None:

@@ -26,8 +26,10 @@ from wfe.core.target import Target, parse_target
 __all__ = [
     "FINALIZER",
     "HISTORY_PHASES",
+    "UnreadablePeer",
     "WfeRecord",
     "most_recent_terminal",
+    "peers_on_target",
     "record_from_object",
     "running_on_target",
 ]
@@ -131,6 +133,38 @@ def record_from_object(obj: Mapping[str, Any]) -> WfeRecord:
         spec=obj.get("spec") if isinstance(obj.get("spec"), Mapping) else None,
         annotations=dict(annotations) if isinstance(annotations, Mapping) else {},
     )
+
+
+class UnreadablePeer(InvalidInput):
+    """A WorkflowExecution on the target that cannot be read: deciding without it could miss
+    the one that holds or blocks the target, so the caller must not decide (fail closed)."""
+
+    def __init__(self, key: str, cause: InvalidInput) -> None:
+        super().__init__(cause.problems)
+        self.key = key
+        self.cause = cause
+
+
+def peers_on_target(objects: Iterable[Mapping[str, Any]], target: str) -> list[WfeRecord]:
+    """The records of `objects` that can hold, cool or block exactly `target` (Running,
+    Completed, Failed); the rest are passed over unparsed, so a storm's Skipped objects cost
+    nothing.
+
+    Raises:
+        UnreadablePeer: one of them cannot be read.
+    """
+    out = []
+    for obj in objects:
+        if (obj.get("spec") or {}).get("targetResource") != target:
+            continue
+        if (obj.get("status") or {}).get("phase") not in HISTORY_PHASES:
+            continue
+        try:
+            out.append(record_from_object(obj))
+        except InvalidInput as exc:
+            meta = obj.get("metadata") or {}
+            raise UnreadablePeer(f"{meta.get('namespace')}/{meta.get('name')}", exc) from exc
+    return out
 
 
 def running_on_target(records: Iterable[WfeRecord], target: str) -> WfeRecord | None:
