@@ -10,7 +10,7 @@ from fakes import Action, FakeClient
 
 from wfe.api.enums import Phase
 from wfe.api.models import WorkflowExecutionStatus
-from wfe.controller.errors import Retry
+from wfe.controller.errors import Retry, Terminal
 from wfe.controller.resources import FINALIZER, WORKFLOW_EXECUTIONS
 from wfe.controller.writes import Writer
 from wfe.kube import errors
@@ -203,3 +203,14 @@ async def test_a_status_write_records_the_generation_it_was_decided_from() -> No
     recorded = RUNNING.model_copy(update={"observed_generation": 3})
     await writer.status(obj, recorded, RUNNING)
     assert len(client.actions) == 1
+
+
+async def test_a_status_the_schema_refuses_is_terminal_not_retried_forever() -> None:
+    client = FakeClient()
+    obj = stored(client)
+    client.fail(
+        "patch_status", WORKFLOW_EXECUTIONS, errors.Invalid("status.phase: Unsupported value")
+    )
+    with pytest.raises(Terminal, match="Unsupported value") as caught:
+        await Writer(client).status(obj, WorkflowExecutionStatus(), RUNNING)
+    assert caught.value.reason == "StatusRefused"

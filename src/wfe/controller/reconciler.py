@@ -283,7 +283,7 @@ class Reconciler:
             return
         try:
             await self._writes.status(obj, record.status, waiting)
-        except (Retry, errors.ApiError) as write_error:
+        except (Retry, Terminal, errors.ApiError) as write_error:
             _log.info("could not record why it waits", error=str(write_error))
             return
         self._recorder.waiting(record, reason=reason, message=message, now=now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe.api.models import WorkflowExecutionStatus
-from wfe.controller.errors import Retry
+from wfe.controller.errors import Retry, Terminal
 from wfe.controller.own_writes import OwnWrites
 from wfe.controller.patches import status_patch
 from wfe.controller.resources import FINALIZER, WORKFLOW_EXECUTIONS
@@ -99,6 +99,7 @@ class Writer:
 
         Raises:
             Retry: the object changed under us.
+            Terminal: the API server refuses this status as invalid (never retried).
         """
         meta = obj["metadata"]
         # observedGeneration: the spec this status was decided from (tools compare it with
@@ -115,6 +116,12 @@ class Writer:
                 updated = await self._client.patch_status(
                     WORKFLOW_EXECUTIONS, meta["namespace"], meta["name"], patch
                 )
+            except errors.Invalid as exc:
+                # The schema refuses this status: the same write would be refused on every
+                # retry. Record it once; the object's next change brings it back.
+                raise Terminal(
+                    f"the API server refused the status: {exc}", reason="StatusRefused"
+                ) from exc
             except errors.Conflict as exc:
                 if attempt + 1 == attempts:
                     raise Retry("WorkflowExecution changed; re-reading") from exc
